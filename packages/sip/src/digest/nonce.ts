@@ -1,0 +1,47 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Self-validating nonces: base64url(timestamp | random | HMAC-SHA256(secret, timestamp|random|realm)).
+ * The server keeps no list of issued nonces, so any instance that shares the secret can check
+ * them, and a restart with the same secret does not force every phone to re-authenticate.
+ */
+
+const TIMESTAMP_BYTES = 8;
+const RANDOM_BYTES = 12;
+// 128 bits of MAC is plenty against forgery and keeps the nonce at 48 characters.
+const MAC_BYTES = 16;
+const NONCE_BYTES = TIMESTAMP_BYTES + RANDOM_BYTES + MAC_BYTES;
+// Buffer.from(s, 'base64url') silently skips junk, so the shape is checked first.
+const NONCE_SHAPE = new RegExp(`^[A-Za-z0-9_-]{${(NONCE_BYTES / 3) * 4}}$`);
+
+export type NonceCheck =
+  | { status: 'valid'; issuedAt: number }
+  /** Authentic but older than the TTL: the client may retry at once with a fresh nonce. */
+  | { status: 'stale'; issuedAt: number }
+  | { status: 'forged' };
+
+function mac(secret: Buffer, stampAndRandom: Buffer, realm: string): Buffer {
+  return createHmac('sha256', secret).update(stampAndRandom).update(realm, 'utf8').digest().subarray(0, MAC_BYTES);
+}
+
+/** `nowMs` is milliseconds since the epoch; the nonce carries it so its age can be told later. */
+export function createNonce(secret: Buffer, realm: string, nowMs: number): string {
+  const stampAndRandom = Buffer.alloc(TIMESTAMP_BYTES + RANDOM_BYTES);
+  stampAndRandom.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(nowMs))), 0);
+  randomBytes(RANDOM_BYTES).copy(stampAndRandom, TIMESTAMP_BYTES);
+  return Buffer.concat([stampAndRandom, mac(secret, stampAndRandom, realm)]).toString('base64url');
+}
+
+export function checkNonce(nonce: string, secret: Buffer, realm: string, nowMs: number, ttlMs: number): NonceCheck {
+  if (!NONCE_SHAPE.test(nonce)) return { status: 'forged' };
+  const raw = Buffer.from(nonce, 'base64url');
+  const stampAndRandom = raw.subarray(0, TIMESTAMP_BYTES + RANDOM_BYTES);
+  const expected = mac(secret, stampAndRandom, realm);
+  if (!timingSafeEqual(expected, raw.subarray(TIMESTAMP_BYTES + RANDOM_BYTES))) return { status: 'forged' };
+
+  const issuedAt = Number(raw.readBigUInt64BE(0));
+  // A nonce from the future is authentic (only we can mint it) but means the clock stepped back;
+  // bound its life the same way so a clock jump cannot make a nonce last forever.
+  const age = Math.abs(nowMs - issuedAt);
+  return age > ttlMs ? { status: 'stale', issuedAt } : { status: 'valid', issuedAt };
+}

@@ -1,0 +1,222 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { formatAuthHeader, parseAuthHeader } from '../message/auth.js';
+import type { AuthHeader } from '../message/auth.js';
+import { computeDigestResponse, parseDigestAlgorithm } from './algorithms.js';
+import type { DigestAlgorithm } from './algorithms.js';
+import { checkNonce, createNonce } from './nonce.js';
+import { NonceCountTracker } from './nonce-counts.js';
+
+export interface DigestServerOptions {
+  realm: string;
+  /** Signs nonces. Share it between instances that must accept each other's nonces. */
+  secret?: string | Buffer;
+  nonceTtlSeconds?: number;
+  /** Offered in this order; RFC 8760 wants SHA-256 before MD5 so capable clients pick it. */
+  algorithms?: DigestAlgorithm[];
+  /** Milliseconds since the epoch; injectable for tests. */
+  now?: () => number;
+  /** Cap on remembered nonce-counts. */
+  maxNonces?: number;
+}
+
+export type DigestFailureReason =
+  | 'missing'
+  | 'not-digest'
+  | 'malformed'
+  | 'wrong-realm'
+  | 'unsupported-algorithm'
+  | 'forged-nonce'
+  | 'stale'
+  | 'replay'
+  | 'unknown-user'
+  | 'bad-response';
+
+export type DigestVerdict =
+  | { ok: true; username: string; realm: string; algorithm: DigestAlgorithm }
+  | { ok: false; reason: DigestFailureReason; stale: boolean; username?: string };
+
+export interface DigestRequest {
+  method: string;
+  /** The Authorization (or Proxy-Authorization) value, undefined when the request had none. */
+  header: string | undefined;
+}
+
+/**
+ * Returns HA1 = H(username:realm:password) for the hash of `algorithm` (the same value for a
+ * "-sess" variant and its base), or undefined for an unknown user.
+ */
+export type Ha1Lookup = (username: string, realm: string, algorithm: DigestAlgorithm) => string | undefined;
+export type AsyncHa1Lookup = (
+  username: string,
+  realm: string,
+  algorithm: DigestAlgorithm,
+) => string | undefined | Promise<string | undefined>;
+
+/** Everything verify learned from the header before it needed the user's HA1. */
+interface PendingCheck {
+  username: string;
+  algorithm: DigestAlgorithm;
+  nonce: string;
+  issuedAt: number;
+  expired: boolean;
+  uri: string;
+  response: string;
+  qop?: 'auth';
+  nc?: string;
+  cnonce?: string;
+}
+
+const NC_SHAPE = /^[0-9a-fA-F]{8}$/;
+
+function fail(reason: DigestFailureReason, username?: string): DigestVerdict {
+  return username === undefined ? { ok: false, reason, stale: false } : { ok: false, reason, stale: false, username };
+}
+
+function sameText(a: string, b: string): boolean {
+  const left = Buffer.from(a, 'utf8');
+  const right = Buffer.from(b, 'utf8');
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+/**
+ * Server side of SIP Digest (RFC 3261 §22.4, RFC 7616, RFC 8760), qop=auth. It never sees a
+ * password: the caller's lookup hands it the stored HA1.
+ */
+export class DigestServer {
+  readonly realm: string;
+  readonly algorithms: readonly DigestAlgorithm[];
+  private readonly secret: Buffer;
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+  private readonly opaque: string;
+  private readonly nonceCounts: NonceCountTracker;
+
+  constructor(options: DigestServerOptions) {
+    this.realm = options.realm;
+    this.algorithms = [...(options.algorithms ?? ['SHA-256', 'MD5'])];
+    if (this.algorithms.length === 0) throw new RangeError('DigestServer needs at least one algorithm');
+    const secret = options.secret ?? randomBytes(32);
+    this.secret = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : Buffer.from(secret);
+    this.ttlMs = (options.nonceTtlSeconds ?? 300) * 1000;
+    this.now = options.now ?? Date.now;
+    this.nonceCounts = new NonceCountTracker(options.maxNonces ?? 100_000, this.ttlMs);
+    // Stable per secret and realm, so every instance sharing the secret hands out the same one.
+    this.opaque = createHmac('sha256', this.secret).update(`opaque:${this.realm}`).digest().subarray(0, 16).toString('base64url');
+  }
+
+  /** One WWW-Authenticate (or Proxy-Authenticate) value per configured algorithm, in order. */
+  challenge(options: { stale?: boolean } = {}): string[] {
+    return this.algorithms.map((algorithm) => {
+      const params: Array<[string, string]> = [
+        ['realm', this.realm],
+        ['nonce', createNonce(this.secret, this.realm, this.now())],
+        ['opaque', this.opaque],
+        ['algorithm', algorithm],
+        ['qop', 'auth'],
+      ];
+      if (options.stale) params.push(['stale', 'true']);
+      return formatAuthHeader({ scheme: 'Digest', params });
+    });
+  }
+
+  verify(req: DigestRequest, lookupHa1: Ha1Lookup): DigestVerdict {
+    const pending = this.inspect(req);
+    if ('ok' in pending) return pending;
+    return this.conclude(req, pending, lookupHa1(pending.username, this.realm, pending.algorithm));
+  }
+
+  /** For user stores behind I/O; the lookup may return a value or a Promise. */
+  async verifyAsync(req: DigestRequest, lookupHa1: AsyncHa1Lookup): Promise<DigestVerdict> {
+    const pending = this.inspect(req);
+    if ('ok' in pending) return pending;
+    return this.conclude(req, pending, await lookupHa1(pending.username, this.realm, pending.algorithm));
+  }
+
+  /** Checks that need no user data, cheapest and least revealing first. */
+  private inspect(req: DigestRequest): PendingCheck | DigestVerdict {
+    if (req.header === undefined || req.header.trim() === '') return fail('missing');
+    let parsed: AuthHeader;
+    try {
+      parsed = parseAuthHeader(req.header);
+    } catch {
+      return fail('malformed');
+    }
+    if (parsed.scheme.toLowerCase() !== 'digest') return fail('not-digest');
+
+    const p = parsed.params;
+    const username = p.get('username');
+    const realm = p.get('realm');
+    const nonce = p.get('nonce');
+    const uri = p.get('uri');
+    const response = p.get('response');
+    if (username === undefined || realm === undefined || nonce === undefined || uri === undefined || response === undefined) {
+      return fail('malformed', username);
+    }
+
+    const qopText = p.get('qop');
+    const nc = p.get('nc');
+    const cnonce = p.get('cnonce');
+    let qop: 'auth' | undefined;
+    if (qopText !== undefined) {
+      // Only "auth" was offered, so anything else is a client not following the challenge.
+      if (qopText.toLowerCase() !== 'auth') return fail('malformed', username);
+      if (nc === undefined || !NC_SHAPE.test(nc) || cnonce === undefined) return fail('malformed', username);
+      qop = 'auth';
+    }
+
+    if (realm !== this.realm) return fail('wrong-realm', username);
+
+    const algorithm = parseDigestAlgorithm(p.get('algorithm'));
+    if (algorithm === undefined || !this.algorithms.includes(algorithm)) {
+      return fail('unsupported-algorithm', username);
+    }
+    if (algorithm.endsWith('-sess') && cnonce === undefined) return fail('malformed', username);
+
+    const nonceCheck = checkNonce(nonce, this.secret, this.realm, this.now(), this.ttlMs);
+    if (nonceCheck.status === 'forged') return fail('forged-nonce', username);
+    // Old phones drop opaque; one that sends a different value is not answering our challenge.
+    const opaque = p.get('opaque');
+    if (opaque !== undefined && !sameText(opaque, this.opaque)) return fail('forged-nonce', username);
+
+    return {
+      username,
+      algorithm,
+      nonce,
+      issuedAt: nonceCheck.issuedAt,
+      expired: nonceCheck.status === 'stale',
+      uri,
+      response: response.toLowerCase(),
+      qop,
+      nc,
+      cnonce,
+    };
+  }
+
+  private conclude(req: DigestRequest, pending: PendingCheck, ha1: string | undefined): DigestVerdict {
+    const { username, algorithm } = pending;
+    if (ha1 === undefined) return fail('unknown-user', username);
+
+    const expected = computeDigestResponse({
+      algorithm,
+      ha1,
+      nonce: pending.nonce,
+      method: req.method,
+      uri: pending.uri,
+      qop: pending.qop,
+      nc: pending.nc,
+      cnonce: pending.cnonce,
+    });
+    if (!sameText(expected, pending.response)) return fail('bad-response', username);
+
+    // RFC 7616 §3.3: stale=true only when the credentials were right, so the client retries
+    // with the new nonce instead of prompting the user again.
+    if (pending.expired) return { ok: false, reason: 'stale', stale: true, username };
+
+    if (pending.qop !== undefined && pending.nc !== undefined) {
+      const counted = this.nonceCounts.record(pending.nonce, parseInt(pending.nc, 16), pending.issuedAt, this.now());
+      if (counted === 'replay') return fail('replay', username);
+      if (counted === 'forgotten') return { ok: false, reason: 'stale', stale: true, username };
+    }
+    return { ok: true, username, realm: this.realm, algorithm };
+  }
+}
