@@ -91,7 +91,7 @@ describe('parseAuthHeader', () => {
   });
 
   it.each([
-    ['unterminated quote', 'Digest realm="atlanta.com, nonce="x"', 'unterminated quoted string'],
+    ['unterminated quote', 'Digest nonce="x", realm="atlanta.com, opaque=y', 'unterminated quoted string'],
     ['missing "="', 'Digest realm "atlanta.com"', 'parameter realm has no value'],
     ['empty bare value', 'Digest realm=, nonce="x"', 'parameter realm is empty'],
     ['repeated directive', 'Digest nonce="a", nonce="b"', 'parameter nonce appears twice'],

@@ -16,6 +16,8 @@ export interface AuthHeader {
 // RFC 3261 token plus the extra tchar of RFC 7230 ("#$&^|"), which HTTP-born stacks emit.
 const TOKEN_CHARS = /^[A-Za-z0-9\-.!%*_+`'~#$&^|]+$/;
 const TOKEN_CHAR = /[A-Za-z0-9\-.!%*_+`'~#$&^|]/;
+// RFC 7235 §2.1 token68: an opaque blob such as Basic credentials ("QWxh...ZQ==").
+const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 
 // CR and LF count as whitespace so a value that still carries a folded line parses the same.
 function isWhitespace(ch: string | undefined): boolean {
@@ -131,10 +133,13 @@ export function parseAuthHeader(value: string, headerName = 'Authorization'): Au
   }
 
   const rest = text.slice(schemeEnd);
+  const isDigest = scheme.toLowerCase() === 'digest';
+  // Its trailing "=" padding would otherwise read as a parameter named after the blob.
+  if (!isDigest && TOKEN68.test(rest.trim())) return { scheme, params: new Map() };
   try {
     return { scheme, params: parseParams(rest) };
   } catch (e) {
-    if (scheme.toLowerCase() !== 'digest') return { scheme, params: new Map() };
+    if (!isDigest) return { scheme, params: new Map() };
     const reason = e instanceof Error ? e.message : String(e);
     throw new SipParseError('header-value', reason, headerName);
   }

@@ -68,8 +68,8 @@ export class StreamFramer {
       return { kind: 'ping' };
     }
     if (buf.length >= 2 && buf[0] === 0x0d && buf[1] === 0x0a) {
-      // "\r\n\r" may be a ping cut in two: wait for the rest.
-      if (buf.length === 3 && buf[2] === 0x0d) return undefined;
+      // A CRLF alone at the end may be the first half of a ping: wait for what follows.
+      if (buf.length === 2 || (buf.length === 3 && buf[2] === 0x0d)) return undefined;
       this.buffer = buf.subarray(2);
       return { kind: 'pong' };
     }

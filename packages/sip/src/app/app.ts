@@ -1,0 +1,161 @@
+import { EventEmitter } from 'node:events';
+import pino, { type Logger } from 'pino';
+import { SipResponse, createResponse, type SipRequest } from '../message/index.js';
+import { TransactionLayer, type Clock, type ServerTransaction, type TimerValues } from '../transaction/index.js';
+import { TransportLayer, type Flow, type ListenOptions, type Listener, type TransportOptions } from '../transport/index.js';
+import { IncomingRequest } from './incoming-request.js';
+import { runChain, type Middleware, type RequestHandler } from './middleware.js';
+import { OutgoingResponse } from './outgoing-response.js';
+import { checkRequest, type UasPolicy } from './uas-checks.js';
+import { UserAgentClient, type RequestOptions, type RequestResult } from './uac.js';
+
+export interface SipAppOptions extends TransportOptions {
+  /** Put in Server and User-Agent headers. */
+  userAgent?: string;
+  /** Option tags understood in Require (RFC 3261 §8.2.2.3). */
+  supported?: string[];
+  /** Body types understood per method; INVITE, UPDATE and PRACK default to application/sdp. */
+  accept?: Record<string, string[]>;
+  timers?: Partial<TimerValues>;
+  clock?: Clock;
+}
+
+export interface SipAppEvents {
+  /** An ACK for a 2xx (end-to-end, outside any transaction): dialogs listen here. */
+  ack: [req: IncomingRequest];
+  /** A handler failed; the request was answered 500. */
+  error: [error: unknown, req: IncomingRequest];
+}
+
+const ALWAYS_ALLOWED = ['OPTIONS', 'ACK', 'CANCEL'];
+
+/**
+ * A SIP element in the shape drachtio-srf users know: `app.use(mw)`, `app.register(handler)`,
+ * `app.invite(handler)`... over our own transport and transaction layers. It is the UAS core of
+ * RFC 3261 §8.2 (method, Require and body checks; CANCEL; OPTIONS) and a small UAC (`request`).
+ */
+export class SipApp extends EventEmitter<SipAppEvents> {
+  readonly transport: TransportLayer;
+  readonly transactions: TransactionLayer;
+  readonly logger: Logger;
+  private readonly middleware: Middleware[] = [];
+  private readonly handlers = new Map<string, RequestHandler>();
+  private readonly policy: UasPolicy;
+  private readonly uac: UserAgentClient;
+  private readonly pending = new WeakMap<ServerTransaction, { req: IncomingRequest; res: OutgoingResponse }>();
+
+  constructor(private readonly options: SipAppOptions = {}) {
+    super();
+    this.logger = options.logger ?? pino({ level: 'silent' });
+    this.transport = new TransportLayer({ ...options, logger: this.logger });
+    this.transactions = new TransactionLayer(this.transport, { clock: options.clock, timers: options.timers });
+    this.policy = {
+      allowed: new Set(ALWAYS_ALLOWED),
+      supported: new Set((options.supported ?? ['path', 'outbound', 'gruu', 'replaces', 'timer']).map((t) => t.toLowerCase())),
+      accept: new Map(Object.entries({ INVITE: ['application/sdp'], UPDATE: ['application/sdp'], PRACK: ['application/sdp'], ...options.accept })),
+    };
+    this.uac = new UserAgentClient(this.transport, this.transactions, options.userAgent ?? 'psi-lab');
+    this.transport.on('request', (msg, flow) => this.onRequest(msg, flow));
+    this.transport.on('response', (msg, flow) => {
+      if (!this.transactions.receiveResponse(msg, flow)) this.logger.debug({ status: msg.status, callId: msg.get('call-id') }, 'response matches no transaction');
+    });
+    this.transactions.on('ack', (msg, flow) => this.emit('ack', new IncomingRequest(msg, flow)));
+  }
+
+  /** Add middleware for every request, or for one method: `app.use('REGISTER', mw)`. */
+  use(middleware: Middleware): this;
+  use(method: string, middleware: Middleware): this;
+  use(a: Middleware | string, b?: Middleware): this {
+    if (typeof a === 'function') this.middleware.push(a);
+    else {
+      const method = a.toUpperCase();
+      this.middleware.push((req, res, next) => (req.method === method ? b!(req, res, next) : next()));
+    }
+    return this;
+  }
+
+  /** The handler of one method (`app.method('MESSAGE', h)`); the method then shows in Allow. */
+  method(name: string, handler: RequestHandler): this {
+    this.handlers.set(name.toUpperCase(), handler);
+    this.policy.allowed.add(name.toUpperCase());
+    return this;
+  }
+
+  register(handler: RequestHandler): this { return this.method('REGISTER', handler); }
+  invite(handler: RequestHandler): this { return this.method('INVITE', handler); }
+  bye(handler: RequestHandler): this { return this.method('BYE', handler); }
+  options(handler: RequestHandler): this { return this.method('OPTIONS', handler); }
+  message(handler: RequestHandler): this { return this.method('MESSAGE', handler); }
+  info(handler: RequestHandler): this { return this.method('INFO', handler); }
+  refer(handler: RequestHandler): this { return this.method('REFER', handler); }
+  subscribe(handler: RequestHandler): this { return this.method('SUBSCRIBE', handler); }
+  notify(handler: RequestHandler): this { return this.method('NOTIFY', handler); }
+  update(handler: RequestHandler): this { return this.method('UPDATE', handler); }
+  prack(handler: RequestHandler): this { return this.method('PRACK', handler); }
+  publish(handler: RequestHandler): this { return this.method('PUBLISH', handler); }
+
+  listen(options: ListenOptions): Promise<Listener> {
+    return this.transport.listen(options);
+  }
+
+  /** Send a request as a UAC and wait for its final response (answering digest challenges when given credentials). */
+  request(options: RequestOptions): Promise<RequestResult> {
+    return this.uac.request(options);
+  }
+
+  async close(): Promise<void> {
+    await this.transport.close();
+  }
+
+  private onRequest(msg: SipRequest, flow: Flow): void {
+    const tx = this.transactions.receiveRequest(msg, flow);
+    if (!tx) return;
+    if (msg.method === 'CANCEL') return this.onCancel(msg, tx);
+    const req = new IncomingRequest(msg, flow);
+    const res = new OutgoingResponse(req, (response) => tx.respond(response));
+    if (this.options.userAgent) res.defaultHeaders.push(['Server', this.options.userAgent]);
+    if (msg.method === 'INVITE') this.pending.set(tx, { req, res });
+
+    const rejection = checkRequest(msg, this.policy);
+    if (rejection) {
+      void res.send(rejection.status, { headers: rejection.headers }).catch(() => undefined);
+      return;
+    }
+    const handler = this.handlers.get(msg.method) ?? (msg.method === 'OPTIONS' ? this.answerOptions : undefined);
+    runChain(this.middleware, handler, req, res, (error) => this.onHandlerError(error, req, res));
+  }
+
+  /** RFC 3261 §9.2: 200 to the CANCEL, 487 to the INVITE it names if that is still unanswered. */
+  private onCancel(cancel: SipRequest, tx: ServerTransaction): void {
+    const inviteTx = this.transactions.findInviteTransaction(cancel);
+    if (!inviteTx) {
+      void tx.respond(createResponse(cancel, 481));
+      return;
+    }
+    void tx.respond(createResponse(cancel, 200, { toTag: this.pending.get(inviteTx)?.res.toTag }));
+    const entry = this.pending.get(inviteTx);
+    if (entry && !entry.res.finalResponseSent) {
+      entry.req.canceled = true;
+      void entry.res.send(487).catch(() => undefined);
+      entry.req.emit('cancel', cancel);
+    }
+  }
+
+  private answerOptions: RequestHandler = (_req, res) => {
+    void res.send(200, {
+      headers: [
+        ['Allow', [...this.policy.allowed].join(', ')],
+        ['Accept', 'application/sdp'],
+        ['Supported', [...this.policy.supported].join(', ')],
+      ],
+    });
+  };
+
+  private onHandlerError(error: unknown, req: IncomingRequest, res: OutgoingResponse): void {
+    this.logger.error({ err: error, method: req.method, callId: req.get('call-id') }, 'SIP handler failed');
+    if (!res.finalResponseSent && req.method !== 'ACK') void res.send(500).catch(() => undefined);
+    if (this.listenerCount('error') > 0) this.emit('error', error, req);
+  }
+}
+
+export { SipResponse };

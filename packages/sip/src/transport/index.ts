@@ -1,0 +1,4 @@
+export * from './flow.js';
+export * from './connection.js';
+export * from './listeners.js';
+export * from './transport-layer.js';
