@@ -44,8 +44,9 @@ export class SipApp extends EventEmitter<SipAppEvents> {
   private readonly uac: UserAgentClient;
   private readonly pending = new WeakMap<ServerTransaction, { req: IncomingRequest; res: OutgoingResponse }>();
 
-  constructor(private readonly options: SipAppOptions = {}) {
+  constructor(private readonly config: SipAppOptions = {}) {
     super();
+    const options = config;
     this.logger = options.logger ?? pino({ level: 'silent' });
     this.transport = new TransportLayer({ ...options, logger: this.logger });
     this.transactions = new TransactionLayer(this.transport, { clock: options.clock, timers: options.timers });
@@ -113,7 +114,7 @@ export class SipApp extends EventEmitter<SipAppEvents> {
     if (msg.method === 'CANCEL') return this.onCancel(msg, tx);
     const req = new IncomingRequest(msg, flow);
     const res = new OutgoingResponse(req, (response) => tx.respond(response));
-    if (this.options.userAgent) res.defaultHeaders.push(['Server', this.options.userAgent]);
+    if (this.config.userAgent) res.defaultHeaders.push(['Server', this.config.userAgent]);
     if (msg.method === 'INVITE') this.pending.set(tx, { req, res });
 
     const rejection = checkRequest(msg, this.policy);
@@ -129,10 +130,10 @@ export class SipApp extends EventEmitter<SipAppEvents> {
   private onCancel(cancel: SipRequest, tx: ServerTransaction): void {
     const inviteTx = this.transactions.findInviteTransaction(cancel);
     if (!inviteTx) {
-      void tx.respond(createResponse(cancel, 481));
+      tx.respond(createResponse(cancel, 481)).catch(() => undefined);
       return;
     }
-    void tx.respond(createResponse(cancel, 200, { toTag: this.pending.get(inviteTx)?.res.toTag }));
+    tx.respond(createResponse(cancel, 200, { toTag: this.pending.get(inviteTx)?.res.toTag })).catch(() => undefined);
     const entry = this.pending.get(inviteTx);
     if (entry && !entry.res.finalResponseSent) {
       entry.req.canceled = true;

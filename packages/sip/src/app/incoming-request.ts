@@ -70,7 +70,7 @@ export class IncomingRequest extends EventEmitter<IncomingRequestEvents> {
     return parseNameAddr(this.msg.get(name) ?? '', name);
   }
 
-  toString(): string {
+  override toString(): string {
     return this.msg.toString();
   }
 }

@@ -44,8 +44,9 @@ function parseUnchecked(input: Buffer, options: ParseOptions): AnySipMessage {
   try {
     fields = splitFields(lines);
   } catch (e) {
-    if (e instanceof SipParseError) throw new SipParseError(e.code, e.message.replace(/^[^:]*: /, ''), e.where, { isRequest, fields: [] });
-    throw e;
+    if (!(e instanceof SipParseError) || !e.partial) throw e;
+    const method = isRequest ? startLine.split(' ')[0] : undefined;
+    throw new SipParseError(e.code, e.message.replace(/^[^:]*: /, ''), e.where, { ...e.partial, isRequest, method });
   }
   const headers = new Headers(fields);
   const available = input.length - bodyStart;
@@ -75,9 +76,13 @@ function findHeaderEnd(input: Buffer, start: number): { headEnd: number; bodySta
   return { headEnd: end, bodyStart: input.length };
 }
 
-/** Turn header lines into fields, joining folded continuation lines (RFC 3261 §7.3.1). */
+/**
+ * Turn header lines into fields, joining folded continuation lines (RFC 3261 §7.3.1). A bad
+ * line fails the message, but the good fields are still read so a 400 can be addressed.
+ */
 function splitFields(lines: string[]): HeaderField[] {
   const fields: HeaderField[] = [];
+  let firstError: SipParseError | undefined;
   for (let i = 1; i < lines.length; i++) {
     let line = lines[i];
     while (i + 1 < lines.length && (lines[i + 1].startsWith(' ') || lines[i + 1].startsWith('\t'))) {
@@ -85,13 +90,18 @@ function splitFields(lines: string[]): HeaderField[] {
     }
     if (line === '') continue;
     const colon = line.indexOf(':');
-    if (colon <= 0) throw new SipParseError('header-syntax', `header line without a name and colon: "${clip(line)}"`, `line ${i + 1}`);
     let nameEnd = colon;
     while (nameEnd > 0 && (line[nameEnd - 1] === ' ' || line[nameEnd - 1] === '\t')) nameEnd--;
-    const name = line.slice(0, nameEnd);
-    if (!TOKEN.test(name)) throw new SipParseError('header-syntax', `bad header name "${clip(name)}"`, `line ${i + 1}`);
+    const name = colon < 0 ? '' : line.slice(0, nameEnd);
+    if (colon <= 0 || !TOKEN.test(name)) {
+      firstError ??= new SipParseError('header-syntax', colon <= 0
+        ? `header line without a name and colon: "${clip(line)}"`
+        : `bad header name "${clip(name)}"`, `line ${i + 1}`);
+      continue;
+    }
     fields.push({ name, key: headerKey(name), value: line.slice(colon + 1).trim() });
   }
+  if (firstError) throw new SipParseError(firstError.code, firstError.message.replace(/^[^:]*: /, ''), firstError.where, { isRequest: true, fields });
   return fields;
 }
 
