@@ -115,11 +115,12 @@ export class SipApp extends EventEmitter<SipAppEvents> {
     const req = new IncomingRequest(msg, flow);
     const res = new OutgoingResponse(req, (response) => tx.respond(response));
     if (this.config.userAgent) res.defaultHeaders.push(['Server', this.config.userAgent]);
+    res.onSendError = (error, response) => this.logger.warn({ err: error.message, status: response.status, callId: msg.get('call-id'), flow: flow.id }, 'response not sent');
     if (msg.method === 'INVITE') this.pending.set(tx, { req, res });
 
     const rejection = checkRequest(msg, this.policy);
     if (rejection) {
-      void res.send(rejection.status, { headers: rejection.headers }).catch(() => undefined);
+      void res.send(rejection.status, { headers: rejection.headers });
       return;
     }
     const handler = this.handlers.get(msg.method) ?? (msg.method === 'OPTIONS' ? this.answerOptions : undefined);
@@ -137,7 +138,7 @@ export class SipApp extends EventEmitter<SipAppEvents> {
     const entry = this.pending.get(inviteTx);
     if (entry && !entry.res.finalResponseSent) {
       entry.req.canceled = true;
-      void entry.res.send(487).catch(() => undefined);
+      void entry.res.send(487);
       entry.req.emit('cancel', cancel);
     }
   }
@@ -154,7 +155,7 @@ export class SipApp extends EventEmitter<SipAppEvents> {
 
   private onHandlerError(error: unknown, req: IncomingRequest, res: OutgoingResponse): void {
     this.logger.error({ err: error, method: req.method, callId: req.get('call-id') }, 'SIP handler failed');
-    if (!res.finalResponseSent && req.method !== 'ACK') void res.send(500).catch(() => undefined);
+    if (!res.finalResponseSent && req.method !== 'ACK') void res.send(500);
     if (this.listenerCount('error') > 0) this.emit('error', error, req);
   }
 }

@@ -22,16 +22,23 @@ export class OutgoingResponse {
   /** Headers every response of this request carries (Server, Allow...), set by the app. */
   readonly defaultHeaders: Array<[string, string]> = [];
 
+  onSendError: ((error: Error, response: SipResponse) => void) | undefined;
+
   constructor(private readonly req: IncomingRequest, private readonly sink: ResponseSink) {}
 
+  /**
+   * Misuse (a second final response, a bad status) throws at once: a handler bug, reported as
+   * 500 by the app. A transport failure does not reject: it is logged by `onSendError` and the
+   * transaction ends, so `void res.send(...)` is always safe.
+   */
   send(status: number, reasonOrOptions?: string | SendOptions, maybeOptions?: SendOptions): Promise<SipResponse> {
     const reason = typeof reasonOrOptions === 'string' ? reasonOrOptions : undefined;
     const options = (typeof reasonOrOptions === 'object' ? reasonOrOptions : maybeOptions) ?? {};
     if (this.finalResponseSent) {
-      return Promise.reject(new Error(`${this.req.method} ${this.req.callId}: a final response (${this.lastStatus}) was already sent`));
+      throw new Error(`${this.req.method} ${this.req.callId}: a final response (${this.lastStatus}) was already sent`);
     }
     if (!Number.isInteger(status) || status < 100 || status > 699) {
-      return Promise.reject(new Error(`status ${status} is not a SIP status code`));
+      throw new Error(`status ${status} is not a SIP status code`);
     }
     const response = createResponse(this.req.msg, status, { reason, toTag: this.toTag, body: options.body });
     for (const [name, value] of this.defaultHeaders) if (!hasHeader(options.headers, name)) response.append(name, value);
@@ -41,7 +48,10 @@ export class OutgoingResponse {
     }
     if (status >= 200) this.finalResponseSent = true;
     this.lastStatus = status;
-    return this.sink(response).then(() => response);
+    return this.sink(response).then(() => response, (error: Error) => {
+      this.onSendError?.(error, response);
+      return response;
+    });
   }
 }
 

@@ -44,4 +44,6 @@ export interface PartialMessage {
   isRequest: boolean;
   method?: string;
   fields: Array<{ name: string; key: string; value: string }>;
+  /** As SipMessage.headerEncoding: how the field text maps back to octets. */
+  encoding?: 'utf8' | 'latin1';
 }

@@ -23,6 +23,8 @@ export abstract class SipMessage {
   private raw: Buffer | undefined;
   private rawVersion = -1;
   private rawStartLine = '';
+  /** How header text maps to octets: UTF-8, or one octet per char for input that was not UTF-8. */
+  headerEncoding: 'utf8' | 'latin1' = 'utf8';
 
   protected constructor(headers: Headers, body: Buffer) {
     this.headers = headers;
@@ -158,7 +160,8 @@ export abstract class SipMessage {
     let head = this.startLine() + CRLF;
     for (const f of this.headers) head += `${f.name}: ${f.value}${CRLF}`;
     head += CRLF;
-    const buf = this.bodyBytes.length === 0 ? Buffer.from(head) : Buffer.concat([Buffer.from(head), this.bodyBytes]);
+    const headBytes = Buffer.from(head, this.headerEncoding);
+    const buf = this.bodyBytes.length === 0 ? headBytes : Buffer.concat([headBytes, this.bodyBytes]);
     this.keepRaw(buf);
     return buf;
   }

@@ -74,7 +74,7 @@ export function parseNameAddr(value: string, where: string): NameAddr {
     return new NameAddr(uri, displayName, parseHeaderParams(text.slice(gt + 1), where), true);
   }
   if (lt >= 0 && text.indexOf(':') > lt) {
-    throw new SipParseError('header-value', `display name "${text.slice(0, lt).trim()}" must be tokens or quoted`, where);
+    throw new SipParseError('header-value', `display name "${clip(text.slice(0, lt).trim())}" must be tokens or quoted`, where);
   }
   // addr-spec form: the URI ends at the first ';' or white space; a '?' or ',' here would need <>.
   const end = text.search(/[;\s]/);
@@ -103,4 +103,8 @@ function endOfQuoted(s: string, start: number): number {
 function skipWs(s: string, i: number): number {
   while (i < s.length && (s[i] === ' ' || s[i] === '\t')) i++;
   return i;
+}
+
+function clip(s: string): string {
+  return s.length > 40 ? `${s.slice(0, 40)}…` : s;
 }

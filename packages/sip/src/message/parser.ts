@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { SipParseError, type PartialMessage } from './errors.js';
 import { TOKEN } from './grammar.js';
 import { Headers, headerKey, type HeaderField } from './headers.js';
@@ -23,7 +24,10 @@ export function parseMessage(input: Buffer, options: ParseOptions = {}): AnySipM
   try {
     return parseUnchecked(input, options);
   } catch (e) {
-    if (e instanceof SipParseError) throw e;
+    if (e instanceof SipParseError) {
+      if (e.partial && !e.partial.encoding) e.partial.encoding = isUtf8(input) ? 'utf8' : 'latin1';
+      throw e;
+    }
     throw new SipParseError('header-syntax', `unreadable message (${(e as Error).message})`);
   }
 }
@@ -35,7 +39,10 @@ function parseUnchecked(input: Buffer, options: ParseOptions): AnySipMessage {
   if (start === input.length) throw new SipParseError('truncated', 'empty message', 'start-line');
 
   const { headEnd, bodyStart } = findHeaderEnd(input, start);
-  const head = input.toString('utf8', start, headEnd);
+  // Headers are UTF-8 text; octets that are not (fuzzers, broken phones) are kept one char per
+  // octet instead, so the message still serializes to exactly the bytes that came in.
+  const encoding = isUtf8(input.subarray(start, headEnd)) ? 'utf8' : 'latin1';
+  const head = input.toString(encoding, start, headEnd);
   const lines = head.split(head.includes('\r') ? /\r?\n/ : '\n');
   const startLine = lines[0];
   const isRequest = !startLine.startsWith('SIP/');
@@ -59,10 +66,13 @@ function parseUnchecked(input: Buffer, options: ParseOptions): AnySipMessage {
     const { method, uri, version } = parseRequestLine(startLine, fields);
     const req = new SipRequest(method, uri, headers, body);
     req.sipVersion = version;
+    req.headerEncoding = encoding;
     return req.keepRaw(raw);
   }
   const { status, reason } = parseStatusLine(startLine, fields);
-  return new SipResponse(status, reason, headers, body).keepRaw(raw);
+  const res = new SipResponse(status, reason, headers, body);
+  res.headerEncoding = encoding;
+  return res.keepRaw(raw);
 }
 
 function findHeaderEnd(input: Buffer, start: number): { headEnd: number; bodyStart: number } {

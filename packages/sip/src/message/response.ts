@@ -23,6 +23,7 @@ export function createResponse(req: SipRequest, status: number, options: Respons
   const copy = status < 300 && status > 100 ? [...COPIED_HEADERS, 'record-route'] : COPIED_HEADERS;
   for (const f of req.headers) if (copy.includes(f.key)) fields.push({ ...f });
   const res = new SipResponse(status, options.reason ?? reasonPhrase(status), new Headers(fields), options.body);
+  res.headerEncoding = req.headerEncoding;
   if (status > 100 && options.toTag && req.to.tag === undefined) {
     res.set('To', `${req.get('to')};tag=${options.toTag}`);
   }
@@ -39,6 +40,7 @@ export function createResponseFromPartial(partial: PartialMessage, status: numbe
   const fields = partial.fields.filter((f) => COPIED_HEADERS.includes(f.key)).map((f) => ({ ...f }));
   for (const key of COPIED_HEADERS) if (!fields.some((f) => f.key === key)) return undefined;
   const res = new SipResponse(status, reason ?? reasonPhrase(status), new Headers(fields));
+  res.headerEncoding = partial.encoding ?? 'utf8';
   appendHeaders(res, extra);
   return res;
 }

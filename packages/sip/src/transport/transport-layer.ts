@@ -14,6 +14,9 @@ import { Connection, StreamConnection, WebSocketConnection } from './connection.
 import { isReliable, type Destination, type Endpoint, type Flow, type TransportProtocol } from './flow.js';
 import { secureContextOptions, type TlsOptions } from './listeners.js';
 
+/** The largest UDP payload over IPv4. */
+const MAX_DATAGRAM = 65_507;
+
 export interface ListenOptions {
   protocol: TransportProtocol;
   /** Default 127.0.0.1. */
@@ -130,6 +133,8 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   async send(message: SipMessage, dest: Destination): Promise<Flow> {
     const data = message.toBuffer();
     if (dest.protocol === 'udp') {
+      if (!(dest.port > 0 && dest.port < 65536)) throw new Error(`cannot send to UDP port ${dest.port}`);
+      if (data.length > MAX_DATAGRAM) throw new Error(`message of ${data.length} octets does not fit a UDP datagram`);
       const local = dest.flow?.local;
       const sock = this.udpSocketFor(local);
       await new Promise<void>((resolve, reject) => sock.socket.send(data, dest.port, dest.address, (e) => (e ? reject(e) : resolve())));
@@ -162,7 +167,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     let port = requestFlow.remote.port;
     try {
       const via = parseVia(response.getAll('via')[0] ?? '');
-      if (via.rport === undefined) port = via.port ?? 5060;
+      if (via.rport === undefined) port = via.port || 5060;
     } catch {
       // An unreadable Via: the source port is the only place left to answer.
     }
@@ -182,9 +187,25 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
 
   async close(): Promise<void> {
     for (const conn of [...this.connections.values()]) conn.close();
+    await Promise.all([...this.openListeners].map((l) => l.close()));
     await Promise.all(this.closers.map((c) => c()));
     this.closers.length = 0;
-    this.openListeners.length = 0;
+  }
+
+  /** A listener that, once closed, is forgotten: closing it twice, or the layer after it, is safe. */
+  private track(listener: Listener): Listener {
+    let closing: Promise<void> | undefined;
+    const tracked: Listener = {
+      protocol: listener.protocol,
+      local: listener.local,
+      close: () => {
+        const i = this.openListeners.indexOf(tracked);
+        if (i >= 0) this.openListeners.splice(i, 1);
+        closing ??= listener.close();
+        return closing;
+      },
+    };
+    return tracked;
   }
 
   // ---- ingress -------------------------------------------------------------------------------
@@ -208,7 +229,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     try {
       stampReceived(message, flow);
     } catch (e) {
-      return this.reject(e as SipParseError, flow);
+      return this.reject(e as SipParseError, flow, message);
     }
     const err = validateRequest(message);
     if (err) return this.reject(err, flow, message);
@@ -222,7 +243,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     const warning = `399 ${this.sentBy(flow.protocol).address} "${error.message.replace(/["\\\r\n]/g, ' ')}"`;
     let response: SipResponse | undefined;
     if (request && request.method !== 'ACK') {
-      response = createResponseFromPartial({ isRequest: true, fields: [...request.headers] }, status, reason, { Warning: warning });
+      response = createResponseFromPartial({ isRequest: true, fields: [...request.headers], encoding: request.headerEncoding }, status, reason, { Warning: warning });
     } else if (!request && error.partial?.isRequest && error.partial.method !== 'ACK') {
       response = createResponseFromPartial(error.partial, status, reason, { Warning: warning });
     }
@@ -244,10 +265,19 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
       });
     });
     const local = { address: host, port: socket.address().port };
+    try {
+      // Bursts (registration storms, load tests) must not be lost in a small kernel buffer.
+      socket.setRecvBufferSize(4 * 1024 * 1024);
+    } catch {
+      // the kernel's limit stands
+    }
     this.attachUdp(socket, local);
-    const close = () => new Promise<void>((resolve) => socket.close(() => resolve()));
-    this.closers.push(close);
-    return { protocol: 'udp', local, close };
+    const close = () => new Promise<void>((resolve) => {
+      const i = this.udpSockets.findIndex((s) => s.socket === socket);
+      if (i >= 0) this.udpSockets.splice(i, 1);
+      socket.close(() => resolve());
+    });
+    return this.track({ protocol: 'udp', local, close });
   }
 
   private attachUdp(socket: dgram.Socket, local: Endpoint): void {
@@ -301,8 +331,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     });
     const addr = server.address() as net.AddressInfo;
     const close = () => new Promise<void>((resolve) => server.close(() => resolve()));
-    this.closers.push(close);
-    return { protocol, local: { address: host, port: addr.port }, close };
+    return this.track({ protocol, local: { address: host, port: addr.port }, close });
   }
 
   private adoptSocket(protocol: 'tcp' | 'tls', socket: net.Socket, inbound: boolean): StreamConnection | undefined {
@@ -373,8 +402,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
       wss.close();
       if (own) await new Promise<void>((resolve) => server.close(() => resolve()));
     };
-    this.closers.push(close);
-    return { protocol, local: { address: host, port }, close };
+    return this.track({ protocol, local: { address: host, port }, close });
   }
 
   private async connectWebSocket(dest: Destination): Promise<Connection> {
@@ -438,7 +466,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     if (!partial && end >= 0) {
       try {
         const m = parseMessage(pending.subarray(0, end + 4), { datagram: true });
-        if (m instanceof SipRequest) partial = { isRequest: true, method: m.method, fields: [...m.headers] };
+        if (m instanceof SipRequest) partial = { isRequest: true, method: m.method, fields: [...m.headers], encoding: m.headerEncoding };
       } catch (e) {
         partial = (e as SipParseError).partial;
       }
