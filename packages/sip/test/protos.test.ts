@@ -1,9 +1,7 @@
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SipParseError, SipRequest, StreamFramer, parseMessage, validateRequest, type SipApp, type SipResponse } from '../src/index.js';
-import { PROTOS_DIR, corpusAvailable, protosCaseFiles } from './helpers/corpora.js';
-import { tcpExchange } from './helpers/net.js';
-import { fillProtos, readProtosRecords } from './helpers/protos.js';
+import { PROTOS_DIR, corpusAvailable, protosCaseFiles, tcpExchange, fillProtos, readProtosRecords } from '@psi-lab/testkit';
 import { createTestServer, listenUdpAndTcp } from './helpers/test-server.js';
 
 /**

@@ -1,8 +1,7 @@
 import dgram from 'node:dgram';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SipResponse, parseMessage, type SipApp } from '../src/index.js';
-import { RFC4475_DIR, corpusAvailable, tortureCases, type TortureCase } from './helpers/corpora.js';
-import { tcpExchange } from './helpers/net.js';
+import { RFC4475_DIR, corpusAvailable, tortureCases, type TortureCase, tcpExchange } from '@psi-lab/testkit';
 import { createTestServer, listenUdpAndTcp } from './helpers/test-server.js';
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SipRequest, parseMessage, statusForParseError, validateRequest, validateResponse, type SipParseError } from '../src/message/index.js';
-import { RFC4475_DIR, corpusAvailable, tortureCases } from './helpers/corpora.js';
+import { RFC4475_DIR, corpusAvailable, tortureCases } from '@psi-lab/testkit';
 
 /**
  * Parser level: every RFC 4475 message parses or fails as EXPECTED.tsv says. The server level

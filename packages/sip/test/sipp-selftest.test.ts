@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { describeIfSipp, freePort, runSipp, startSipp, type SippOptions, type SippResult } from './helpers/sipp.js';
+import { describeIfSipp, freePort, runSipp, startSipp, type SippOptions, type SippResult } from '@psi-lab/testkit';
 
 /**
  * The SIPp helper checked against SIPp itself (no psi-lab server involved): a SIPp UAS from

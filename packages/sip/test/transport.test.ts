@@ -8,8 +8,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SipRequest, SipResponse, createResponse, newBranch, parseMessage } from '../src/message/index.js';
 import { TransportLayer, type Flow, type TransportProtocol } from '../src/transport/index.js';
-import { testCertificates } from './helpers/certs.js';
-import { tcpExchange, udpExchange } from './helpers/net.js';
+import { testCertificates, tcpExchange, udpExchange } from '@psi-lab/testkit';
 
 const certs = testCertificates();
 const dir = mkdtempSync(join(tmpdir(), 'psi-sip-'));

@@ -70,6 +70,8 @@ export class SipApp extends EventEmitter<SipAppEvents> {
     if (typeof a === 'function') this.middleware.push(a);
     else {
       const method = a.toUpperCase();
+      // Middleware that may answer a method makes it one we implement.
+      this.policy.allowed.add(method);
       this.middleware.push((req, res, next) => (req.method === method ? b!(req, res, next) : next()));
     }
     return this;

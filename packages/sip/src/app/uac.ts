@@ -1,4 +1,4 @@
-import { answerChallenge, pickChallenge } from '../digest/index.js';
+import { answerChallenge, pickChallenge, type DigestAlgorithm } from '../digest/index.js';
 import {
   SipRequest, newBranch, newCallId, newTag, parseSipUriStrict, type HeaderInit, type SipResponse,
 } from '../message/index.js';
@@ -10,6 +10,8 @@ export interface Credentials {
   password?: string;
   /** The stored secret instead of the password (how PSI clients get their credentials). */
   ha1?: string;
+  /** The algorithm `ha1` was computed with (default MD5); only its challenges can be answered. */
+  algorithm?: DigestAlgorithm;
 }
 
 export interface RequestOptions {
@@ -50,7 +52,8 @@ export class UserAgentClient {
     const status = result.response.status;
     if ((status === 401 || status === 407) && options.auth) {
       const header = status === 401 ? 'www-authenticate' : 'proxy-authenticate';
-      const challenge = pickChallenge(result.response.headers.getLines(header));
+      const prefer: DigestAlgorithm[] | undefined = options.auth.ha1 && !options.auth.password ? [options.auth.algorithm ?? 'MD5'] : undefined;
+      const challenge = pickChallenge(result.response.headers.getLines(header), prefer);
       if (challenge) {
         request = this.build(options, { ...destination, flow: result.flow }, request.cseq.seq + 1, request);
         request.set(status === 401 ? 'Authorization' : 'Proxy-Authorization', answerChallenge({

@@ -15,7 +15,7 @@ import { describe } from 'vitest';
  */
 
 /** The repository root: this file is packages/sip/test/helpers/sipp.ts. */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const SCENARIOS_DIR = join(REPO_ROOT, 'scenarios');
 
 /** `$SIPP` when set (a path or a name on PATH), else `sipp`. */

@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** ../shared beside the repository (where CI and sessions put it), or $PSI_SHARED. */
-export const SHARED_DIR = process.env.PSI_SHARED ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../../../../shared');
+export const SHARED_DIR = process.env.PSI_SHARED ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../../../shared');
 export const RFC4475_DIR = join(SHARED_DIR, 'corpora/rfc4475');
 export const PROTOS_DIR = join(SHARED_DIR, 'corpora/protos-c07-sip');
 

@@ -1,0 +1,93 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SipApp } from '@psi-lab/sip';
+import { parseLabArgs } from '../src/options.js';
+import { describeIfSipp, runSipp } from '@psi-lab/testkit';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const TSX = join(ROOT, 'node_modules/.bin/tsx');
+/** Its own loopback address, so the test never meets a lab a developer left running on 127.0.0.1. */
+const HOST = '127.0.0.9';
+
+function startLab(args: string[]): { child: ChildProcess; output: () => string; ready: Promise<void>; exited: Promise<number | null> } {
+  const child = spawn(TSX, ['packages/lab/src/main.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const ready = new Promise<void>((resolveReady, reject) => {
+    const timer = setInterval(() => {
+      if (out.includes('Ctrl-C stops it')) {
+        clearInterval(timer);
+        resolveReady();
+      }
+    }, 50);
+    void exited.then((code) => {
+      clearInterval(timer);
+      reject(new Error(`lab exited (${code}) before it was ready:\n${out}`));
+    });
+  });
+  return { child, output: () => out, ready, exited };
+}
+
+describe('lab flags', () => {
+  it('parses every flag and names a bad one with the fix', () => {
+    expect(parseLabArgs(['--data', '/tmp/x', '--users', '10', '--csv', '/tmp/u.csv', '--trunk', '127.0.0.1:5090', '--host', '127.0.0.2']))
+      .toEqual({ dataDir: '/tmp/x', host: '127.0.0.2', users: 10, csv: '/tmp/u.csv', trunk: '127.0.0.1:5090', sipTrace: false });
+    expect(() => parseLabArgs(['--users', 'many'])).toThrow(/--users takes a whole number/);
+    expect(() => parseLabArgs(['--trunk', 'nowhere'])).toThrow(/--trunk takes HOST:PORT/);
+    expect(() => parseLabArgs(['--bogus'])).toThrow(/unknown flag "--bogus"/);
+  });
+});
+
+describe('npm run lab', () => {
+  const data = mkdtempSync(join(tmpdir(), 'psi-lab-data-'));
+  const csv = join(data, 'users.csv');
+  let lab: ReturnType<typeof startLab>;
+
+  beforeAll(async () => {
+    lab = startLab(['--data', data, '--host', HOST, '--users', '20', '--csv', csv]);
+    await lab.ready;
+  }, 60_000);
+  afterAll(async () => {
+    lab.child.kill('SIGKILL');
+    rmSync(data, { recursive: true, force: true });
+  });
+
+  it('prints where it listens, writes the CA and the SIPp injection file', () => {
+    expect(lab.output()).toContain(`udp  ${HOST}:5070`);
+    expect(lab.output()).toContain(`tls  ${HOST}:5071`);
+    expect(existsSync(join(data, 'certs/ca.pem'))).toBe(true);
+    const lines = readFileSync(csv, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('SEQUENTIAL');
+    expect(lines[1]).toBe('2000;pw2000;2000');
+    expect(lines).toHaveLength(21);
+  });
+
+  it('registers a demo user over TLS with the generated CA', async () => {
+    const client = new SipApp({ tlsClient: { caFile: join(data, 'certs/ca.pem') } });
+    try {
+      const { response } = await client.request({ method: 'REGISTER', uri: `sip:1001@${HOST}:5071;transport=tls`, auth: { username: '1001', password: 'alice-1001' } });
+      expect(response.status).toBe(200);
+    } finally {
+      await client.close();
+    }
+  });
+
+  describeIfSipp('SIPp against the lab', () => {
+    it('registers every load-test user over UDP with digest authentication', async () => {
+      const r = await runSipp({ scenario: 'register-auth-uac.xml', target: `${HOST}:5070`, transport: 'u1', calls: 20, rate: 100, injectionFile: csv, extraArgs: ['-i', HOST], timeoutMs: 15_000 });
+      expect(r.successful, r.errors).toBe(20);
+      expect(r.failed).toBe(0);
+    });
+  });
+
+  it('stops cleanly on Ctrl-C (SIGINT)', async () => {
+    lab.child.kill('SIGINT');
+    expect(await lab.exited).toBe(0);
+  });
+});

@@ -1,0 +1,5 @@
+export * from './sipp.js';
+export * from './corpora.js';
+export * from './net.js';
+export * from './certs.js';
+export * from './protos.js';
