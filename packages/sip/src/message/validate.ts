@@ -2,9 +2,10 @@ import { SipParseError } from './errors.js';
 import type { SipMessage, SipRequest, SipResponse } from './message.js';
 import { SIP_VERSION, parseScalar } from './message.js';
 import { OpaqueUri, SipUri } from './uri.js';
+import { splitOutside } from './grammar.js';
 
 /** Headers a message may carry once only (RFC 3261 §7.3.1, RFC 4475 §3.3.8-9). */
-const SINGLE_VALUE_HEADERS = ['from', 'to', 'call-id', 'cseq', 'max-forwards', 'content-length', 'content-type', 'expires'];
+const SINGLE_VALUE_HEADERS = new Set(['from', 'to', 'call-id', 'cseq', 'max-forwards', 'content-length', 'content-type', 'expires']);
 const REQUIRED_HEADERS = ['via', 'from', 'to', 'call-id', 'cseq'];
 const MAX_CONTENT_LENGTH = 2 ** 32 - 1;
 
@@ -45,11 +46,16 @@ export function validateResponse(res: SipResponse): SipParseError | undefined {
 }
 
 function checkCommon(msg: SipMessage): void {
-  for (const key of REQUIRED_HEADERS) {
-    if (!msg.has(key)) throw new SipParseError('missing-header', `the ${key} header is missing`, key);
+  // One pass over the fields for presence and repetition: this runs on every message.
+  const seen = new Map<string, number>();
+  for (const f of msg.headers) {
+    if (SINGLE_VALUE_HEADERS.has(f.key) || f.key === 'via') seen.set(f.key, (seen.get(f.key) ?? 0) + 1);
   }
-  for (const key of SINGLE_VALUE_HEADERS) {
-    if (msg.headers.getAll(key).length > 1 || msg.headers.getLines(key).length > 1) {
+  for (const key of REQUIRED_HEADERS) {
+    if (!seen.has(key)) throw new SipParseError('missing-header', `the ${key} header is missing`, key);
+  }
+  for (const [key, count] of seen) {
+    if (key !== 'via' && (count > 1 || hasTopLevelComma(msg.get(key)!, key))) {
       throw new SipParseError('duplicate-header', `${key} may appear only once`, key);
     }
   }
@@ -89,4 +95,13 @@ export function statusForParseError(err: SipParseError): { status: number; reaso
     default:
       return { status: 400, reason: 'Bad Request' };
   }
+}
+
+/**
+ * Two values folded into one line ("To: a, b") are as wrong as two lines. Only name-addr
+ * headers can hide a second value behind a comma; in the others a comma is just a bad value.
+ */
+function hasTopLevelComma(value: string, key: string): boolean {
+  if ((key !== 'from' && key !== 'to') || !value.includes(',')) return false;
+  return splitOutside(value, ',').length > 1;
 }
