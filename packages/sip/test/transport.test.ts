@@ -127,6 +127,16 @@ describe('TransportLayer over real sockets', () => {
     expect(stillOpen).toBe(8);
   });
 
+  it('refuses a WebSocket upgrade that does not offer the sip subprotocol (RFC 7118)', async () => {
+    const { WebSocket } = await import('ws');
+    const ws = new WebSocket(`ws://127.0.0.1:${ports.ws}/sip`, 'chat');
+    const outcome = await new Promise<string>((resolve) => {
+      ws.once('open', () => resolve('open'));
+      ws.once('error', (e) => resolve(e.message));
+    });
+    expect(outcome).toMatch(/400/);
+  });
+
   it('refuses TLS older than 1.2', async () => {
     const s = tls.connect({ port: ports.tls, host: '127.0.0.1', ca: certs.ca.cert, maxVersion: 'TLSv1.1', minVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' });
     const result = await new Promise<string>((resolve) => {

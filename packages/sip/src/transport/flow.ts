@@ -38,3 +38,9 @@ export function isReliable(protocol: TransportProtocol): boolean {
 export function viaTransport(protocol: TransportProtocol): string {
   return protocol.toUpperCase();
 }
+
+/** IPv4-mapped IPv6 (`::ffff:1.2.3.4`) as plain IPv4, so one peer has one address. */
+export function normalizeAddress(address: string | undefined): string {
+  if (!address) return '0.0.0.0';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}

@@ -1,18 +1,18 @@
-import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import type https from 'node:https';
 import net from 'node:net';
-import tls from 'node:tls';
-import { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import {
   SipParseError, SipRequest, SipResponse, createResponseFromPartial, parseMessage, parseVia, statusForParseError,
   validateRequest, validateResponse, type AnySipMessage, type SipMessage, DEFAULT_MAX_MESSAGE_SIZE,
 } from '../message/index.js';
 import { Connection, StreamConnection, WebSocketConnection } from './connection.js';
-import { isReliable, type Destination, type Endpoint, type Flow, type TransportProtocol } from './flow.js';
-import { secureContextOptions, type TlsOptions } from './listeners.js';
+import { ConnectionPool } from './connection-pool.js';
+import { isReliable, normalizeAddress, type Destination, type Endpoint, type Flow, type TransportProtocol } from './flow.js';
+import type { TlsOptions } from './listeners.js';
+import { connectStream, connectWebSocket, listenStreamServer, listenWebSocketServer } from './sockets.js';
+import { UdpSockets, udpFlow } from './udp.js';
 
 /** The largest UDP payload over IPv4. */
 const MAX_DATAGRAM = 65_507;
@@ -73,21 +73,17 @@ export interface TransportStats {
 export class TransportLayer extends EventEmitter<TransportEvents> {
   readonly openListeners: Listener[] = [];
   readonly stats: TransportStats = { received: 0, sent: 0, rejected: 0, dropped: 0, connections: 0 };
-  private readonly connections = new Map<string, Connection>();
-  /** `protocol:address:port` of the peer → flow id, for reuse by later sends. */
-  private readonly byPeer = new Map<string, string>();
-  private readonly perSource = new Map<string, number>();
-  private readonly udpSockets: Array<{ socket: dgram.Socket; local: Endpoint }> = [];
-  private readonly closers: Array<() => Promise<void>> = [];
+  private readonly connections: ConnectionPool;
+  private readonly udp: UdpSockets;
   private flowCounter = 0;
   private readonly maxMessageSize: number;
-  private readonly maxPerSource: number;
   private readonly idleTimeoutMs: number;
 
   constructor(private readonly options: TransportOptions = {}) {
     super();
     this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
-    this.maxPerSource = options.maxConnectionsPerSource ?? 64;
+    this.connections = new ConnectionPool(options.maxConnectionsPerSource ?? 64);
+    this.udp = new UdpSockets((data, flow) => this.ingest(data, flow, false), () => this.stats.dropped++, this.maxMessageSize, options.logger);
     this.idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
   }
 
@@ -95,15 +91,18 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     const host = opts.host ?? '127.0.0.1';
     let listener: Listener;
     switch (opts.protocol) {
-      case 'udp':
-        listener = await this.listenUdp(host, opts.port);
+      case 'udp': {
+        const bound = await this.udp.bind(host, opts.port);
+        listener = this.track({ protocol: 'udp', local: bound.local, close: bound.close });
         break;
+      }
       case 'tcp':
-        listener = await this.listenStream('tcp', net.createServer(), host, opts.port);
+      case 'tls': {
+        const protocol = opts.protocol;
+        const server = await listenStreamServer(protocol, opts.tls, host, opts.port, (socket) => this.adoptSocket(protocol, socket, true));
+        listener = this.track({ protocol, local: { address: host, port: server.port }, close: server.close });
         break;
-      case 'tls':
-        listener = await this.listenStream('tls', tls.createServer(secureContextOptions(opts.tls, 'TLS listener')), host, opts.port);
-        break;
+      }
       case 'ws':
       case 'wss':
         listener = await this.listenWebSocket(opts.protocol, opts, host);
@@ -126,7 +125,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   }
 
   isFlowOpen(flow: Flow): boolean {
-    return flow.protocol === 'udp' || this.connections.has(flow.id);
+    return flow.protocol === 'udp' || this.connections.get(flow.id) !== undefined;
   }
 
   /** Send a request (or a response along a known flow) to a destination. Resolves with the flow used. */
@@ -135,12 +134,10 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     if (dest.protocol === 'udp') {
       if (!(dest.port > 0 && dest.port < 65536)) throw new Error(`cannot send to UDP port ${dest.port}`);
       if (data.length > MAX_DATAGRAM) throw new Error(`message of ${data.length} octets does not fit a UDP datagram`);
-      const local = dest.flow?.local;
-      const sock = this.udpSocketFor(local);
-      await new Promise<void>((resolve, reject) => sock.socket.send(data, dest.port, dest.address, (e) => (e ? reject(e) : resolve())));
+      const local = await this.udp.send(data, dest.address, dest.port, dest.flow?.local);
       this.traceOut(message, dest.address, dest.port, 'udp');
       this.stats.sent++;
-      return dest.flow ?? this.udpFlow(sock.local, { address: dest.address, port: dest.port });
+      return dest.flow ?? udpFlow(local, { address: dest.address, port: dest.port });
     }
     const conn = await this.connectionFor(dest);
     await conn.send(data);
@@ -186,10 +183,9 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   }
 
   async close(): Promise<void> {
-    for (const conn of [...this.connections.values()]) conn.close();
+    for (const conn of this.connections.all()) conn.close();
     await Promise.all([...this.openListeners].map((l) => l.close()));
-    await Promise.all(this.closers.map((c) => c()));
-    this.closers.length = 0;
+    await this.udp.closeAll();
   }
 
   /** A listener that, once closed, is forgotten: closing it twice, or the layer after it, is safe. */
@@ -253,86 +249,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     else this.stats.dropped++;
   }
 
-  // ---- UDP ----------------------------------------------------------------------------------
-
-  private async listenUdp(host: string, port: number): Promise<Listener> {
-    const socket = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(port, host, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    const local = { address: host, port: socket.address().port };
-    try {
-      // Bursts (registration storms, load tests) must not be lost in a small kernel buffer.
-      socket.setRecvBufferSize(4 * 1024 * 1024);
-    } catch {
-      // the kernel's limit stands
-    }
-    this.attachUdp(socket, local);
-    const close = () => new Promise<void>((resolve) => {
-      const i = this.udpSockets.findIndex((s) => s.socket === socket);
-      if (i >= 0) this.udpSockets.splice(i, 1);
-      socket.close(() => resolve());
-    });
-    return this.track({ protocol: 'udp', local, close });
-  }
-
-  private attachUdp(socket: dgram.Socket, local: Endpoint): void {
-    this.udpSockets.push({ socket, local });
-    socket.on('error', (e) => this.options.logger?.warn({ err: e.message, ...local }, 'UDP socket error'));
-    socket.on('message', (data, rinfo) => {
-      if (data.length > this.maxMessageSize) {
-        this.stats.dropped++;
-        return;
-      }
-      // A lone CRLF keepalive on UDP carries no message.
-      if (data.length <= 4 && data.toString().trim() === '') return;
-      this.ingest(data, this.udpFlow(local, { address: rinfo.address, port: rinfo.port }), false);
-    });
-  }
-
-  private udpSocketFor(local: Endpoint | undefined): { socket: dgram.Socket; local: Endpoint } {
-    const match = local && this.udpSockets.find((s) => s.local.port === local.port && s.local.address === local.address);
-    if (match) return match;
-    if (this.udpSockets.length > 0) return this.udpSockets[0];
-    // A client with no UDP listener: an ephemeral socket, which also receives the responses.
-    const socket = dgram.createSocket('udp4');
-    socket.bind(0, '127.0.0.1');
-    const entry = { socket, local: { address: '127.0.0.1', port: 0 } };
-    socket.once('listening', () => {
-      entry.local.port = socket.address().port;
-    });
-    this.attachUdp(socket, entry.local);
-    this.udpSockets.pop();
-    this.udpSockets.push(entry);
-    this.closers.push(() => new Promise<void>((resolve) => socket.close(() => resolve())));
-    return entry;
-  }
-
-  private udpFlow(local: Endpoint, remote: Endpoint): Flow {
-    return { id: `udp:${local.address}:${local.port}<-${remote.address}:${remote.port}`, protocol: 'udp', local, remote };
-  }
-
   // ---- TCP / TLS ----------------------------------------------------------------------------
-
-  private async listenStream(protocol: 'tcp' | 'tls', server: net.Server, host: string, port: number): Promise<Listener> {
-    const event = protocol === 'tls' ? 'secureConnection' : 'connection';
-    server.on(event, (socket: net.Socket) => this.adoptSocket(protocol, socket, true));
-    server.on('tlsClientError', () => undefined);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const addr = server.address() as net.AddressInfo;
-    const close = () => new Promise<void>((resolve) => server.close(() => resolve()));
-    return this.track({ protocol, local: { address: host, port: addr.port }, close });
-  }
 
   private adoptSocket(protocol: 'tcp' | 'tls', socket: net.Socket, inbound: boolean): StreamConnection | undefined {
     const remote = { address: normalizeAddress(socket.remoteAddress), port: socket.remotePort ?? 0 };
@@ -347,110 +264,38 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     return conn;
   }
 
-  private async connectStream(dest: Destination): Promise<Connection> {
-    const protocol = dest.protocol as 'tcp' | 'tls';
-    const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = protocol === 'tls'
-        ? tls.connect({
-          host: dest.address, port: dest.port, ...secureContextOptions(this.options.tlsClient, 'TLS client'),
-          rejectUnauthorized: this.options.tlsClient?.rejectUnauthorized ?? true,
-          servername: net.isIP(dest.address) ? undefined : dest.address,
-        }, () => resolve(s))
-        : net.connect({ host: dest.address, port: dest.port }, () => resolve(s));
-      s.once('error', reject);
-    });
-    socket.removeAllListeners('error');
-    return this.adoptSocket(protocol, socket, false)!;
-  }
-
-  // ---- WS / WSS -----------------------------------------------------------------------------
-
-  private async listenWebSocket(protocol: 'ws' | 'wss', opts: ListenOptions, host: string): Promise<Listener> {
-    let server = opts.server;
-    const own = !server;
-    server ??= protocol === 'wss' ? https.createServer(secureContextOptions(opts.tls, 'WSS listener')) : http.createServer();
-    const wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: this.maxMessageSize,
-      handleProtocols: (protocols) => (protocols.has('sip') ? 'sip' : false),
-    });
-    server.on('upgrade', (req, duplex, head) => {
-      const socket = duplex as net.Socket;
-      if (opts.path && req.url?.split('?')[0] !== opts.path) return;
-      const remoteAddress = normalizeAddress(socket.remoteAddress);
-      if (!this.admit(remoteAddress)) {
-        socket.destroy();
-        return;
-      }
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        const remote = { address: remoteAddress, port: socket.remotePort ?? 0 };
-        const local = { address: normalizeAddress(socket.localAddress), port: socket.localPort ?? 0 };
-        this.register(new WebSocketConnection(this.newFlow(protocol, local, remote), ws, this.idleTimeoutMs, this.maxMessageSize), true);
-      });
-    });
-    if (own) {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(opts.port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-    }
-    const port = (server.address() as net.AddressInfo).port;
-    const close = async () => {
-      wss.close();
-      if (own) await new Promise<void>((resolve) => server.close(() => resolve()));
-    };
-    return this.track({ protocol, local: { address: host, port }, close });
-  }
-
-  private async connectWebSocket(dest: Destination): Promise<Connection> {
-    const scheme = dest.protocol === 'wss' ? 'wss' : 'ws';
-    const host = net.isIPv6(dest.address) ? `[${dest.address}]` : dest.address;
-    const tlsOpts = dest.protocol === 'wss' ? secureContextOptions(this.options.tlsClient, 'WSS client') : {};
-    const ws = new WebSocket(`${scheme}://${host}:${dest.port}${dest.path ?? '/'}`, 'sip', {
-      ...tlsOpts,
-      rejectUnauthorized: this.options.tlsClient?.rejectUnauthorized ?? true,
-      maxPayload: this.maxMessageSize,
-    });
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    ws.removeAllListeners('error');
-    const raw = (ws as unknown as { _socket: net.Socket })._socket;
-    const local = { address: normalizeAddress(raw.localAddress), port: raw.localPort ?? 0 };
-    const conn = new WebSocketConnection(this.newFlow(dest.protocol, local, { address: dest.address, port: dest.port }), ws, this.idleTimeoutMs, this.maxMessageSize);
-    this.register(conn, false);
-    return conn;
-  }
-
   // ---- connection pool ----------------------------------------------------------------------
 
-  private async connectionFor(dest: Destination): Promise<Connection> {
-    if (dest.flow) {
-      const existing = this.connections.get(dest.flow.id);
-      if (existing) return existing;
-    }
-    const id = this.byPeer.get(peerKey(dest.protocol, dest.address, dest.port));
-    const pooled = id ? this.connections.get(id) : undefined;
-    if (pooled) return pooled;
-    return dest.protocol === 'ws' || dest.protocol === 'wss' ? this.connectWebSocket(dest) : this.connectStream(dest);
+  private connectionFor(dest: Destination): Promise<Connection> {
+    return this.connections.acquire(dest, async () => {
+      if (dest.protocol === 'ws' || dest.protocol === 'wss') {
+        const { ws, local } = await connectWebSocket(dest, this.options.tlsClient, this.maxMessageSize);
+        const conn = new WebSocketConnection(this.newFlow(dest.protocol, local, { address: dest.address, port: dest.port }), ws, this.idleTimeoutMs, this.maxMessageSize);
+        this.register(conn, false);
+        return conn;
+      }
+      return this.adoptSocket(dest.protocol as 'tcp' | 'tls', await connectStream(dest, this.options.tlsClient), false)!;
+    });
+  }
+
+  private async listenWebSocket(protocol: 'ws' | 'wss', opts: ListenOptions, host: string): Promise<Listener> {
+    const server = await listenWebSocketServer({
+      protocol, host, port: opts.port, tls: opts.tls, path: opts.path, server: opts.server, maxPayload: this.maxMessageSize,
+      admit: (address) => this.admit(address),
+      onConnection: (ws, local, remote) => {
+        this.register(new WebSocketConnection(this.newFlow(protocol, local, remote), ws, this.idleTimeoutMs, this.maxMessageSize), true);
+      },
+    });
+    return this.track({ protocol, local: { address: host, port: server.port }, close: server.close });
   }
 
   private register(conn: Connection, inbound: boolean): void {
     const { flow } = conn;
-    const key = peerKey(flow.protocol, flow.remote.address, flow.remote.port);
-    this.connections.set(flow.id, conn);
-    this.byPeer.set(key, flow.id);
+    this.connections.add(conn, inbound);
     this.stats.connections = this.connections.size;
     conn.on('message', (data, framed) => this.ingest(data, flow, framed));
     conn.on('framing-error', (error, pending) => this.rejectStream(conn, error, pending));
     conn.on('close', () => {
-      this.connections.delete(flow.id);
-      if (this.byPeer.get(key) === flow.id) this.byPeer.delete(key);
-      if (inbound) this.release(flow.remote.address);
       this.stats.connections = this.connections.size;
       this.emit('flow-closed', flow);
     });
@@ -480,19 +325,9 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   }
 
   private admit(address: string): boolean {
-    const n = this.perSource.get(address) ?? 0;
-    if (n >= this.maxPerSource) {
-      this.options.logger?.warn({ source: address, limit: this.maxPerSource }, 'connection refused: too many from this source');
-      return false;
-    }
-    this.perSource.set(address, n + 1);
-    return true;
-  }
-
-  private release(address: string): void {
-    const n = (this.perSource.get(address) ?? 1) - 1;
-    if (n <= 0) this.perSource.delete(address);
-    else this.perSource.set(address, n);
+    const ok = this.connections.admit(address);
+    if (!ok) this.options.logger?.warn({ source: address }, 'connection refused: too many from this source');
+    return ok;
   }
 
   private newFlow(protocol: TransportProtocol, local: Endpoint, remote: Endpoint): Flow {
@@ -526,13 +361,4 @@ function stampReceived(req: SipRequest, flow: Flow): void {
   if (wantsRport) via.params.set('rport', String(flow.remote.port));
   req.headers.removeFirstValue('via');
   req.headers.prepend('Via', via.toString());
-}
-
-function peerKey(protocol: TransportProtocol, address: string, port: number): string {
-  return `${protocol}:${address}:${port}`;
-}
-
-function normalizeAddress(address: string | undefined): string {
-  if (!address) return '0.0.0.0';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }

@@ -1,0 +1,120 @@
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import { WebSocket, WebSocketServer } from 'ws';
+import { normalizeAddress, type Destination, type Endpoint } from './flow.js';
+import { secureContextOptions, type TlsOptions } from './listeners.js';
+
+/**
+ * The socket plumbing under the transport layer: opening listeners and outbound connections for
+ * TCP, TLS, WS and WSS. No SIP here; the layer turns what these yield into flows.
+ */
+
+export interface OpenServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Listen with a TCP or TLS server; `onSocket` gets each accepted (for TLS: handshaken) socket. */
+export async function listenStreamServer(protocol: 'tcp' | 'tls', tlsOptions: TlsOptions | undefined, host: string, port: number, onSocket: (socket: net.Socket) => void): Promise<OpenServer> {
+  const server = protocol === 'tls' ? tls.createServer(secureContextOptions(tlsOptions, 'TLS listener')) : net.createServer();
+  server.on(protocol === 'tls' ? 'secureConnection' : 'connection', onSocket);
+  // A failed handshake (scanner, old TLS version) concerns that client only.
+  server.on('tlsClientError', () => undefined);
+  await listenOn(server, port, host);
+  return { port: (server.address() as net.AddressInfo).port, close: () => closeServer(server) };
+}
+
+export function connectStream(dest: Destination, tlsClient: TlsOptions | undefined): Promise<net.Socket> {
+  return new Promise<net.Socket>((resolve, reject) => {
+    const s = dest.protocol === 'tls'
+      ? tls.connect({
+        host: dest.address, port: dest.port, ...secureContextOptions(tlsClient, 'TLS client'),
+        rejectUnauthorized: tlsClient?.rejectUnauthorized ?? true,
+        servername: net.isIP(dest.address) ? undefined : dest.address,
+      }, () => done(s))
+      : net.connect({ host: dest.address, port: dest.port }, () => done(s));
+    const done = (socket: net.Socket): void => {
+      socket.removeListener('error', reject);
+      resolve(socket);
+    };
+    s.once('error', reject);
+  });
+}
+
+export interface WebSocketServerOptions {
+  protocol: 'ws' | 'wss';
+  host: string;
+  port: number;
+  tls?: TlsOptions;
+  /** Only upgrades to this path (default: any). */
+  path?: string;
+  /** An existing HTTP(S) server to share (the gateway's status page, say). */
+  server?: http.Server | https.Server;
+  maxPayload: number;
+  /** Refuse the upgrade when this says no (connection limits). */
+  admit(remoteAddress: string): boolean;
+  onConnection(ws: WebSocket, local: Endpoint, remote: Endpoint): void;
+}
+
+/** Accept SIP over WebSocket (RFC 7118): the `sip` subprotocol is required. */
+export async function listenWebSocketServer(opts: WebSocketServerOptions): Promise<OpenServer> {
+  const own = !opts.server;
+  const server = opts.server ?? (opts.protocol === 'wss' ? https.createServer(secureContextOptions(opts.tls, 'WSS listener')) : http.createServer());
+  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, handleProtocols: (protocols) => (protocols.has('sip') ? 'sip' : false) });
+  server.on('upgrade', (req, duplex, head) => {
+    const socket = duplex as net.Socket;
+    if (opts.path && req.url?.split('?')[0] !== opts.path) return;
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim().toLowerCase());
+    const remote = { address: normalizeAddress(socket.remoteAddress), port: socket.remotePort ?? 0 };
+    if (!offered.includes('sip') || !opts.admit(remote.address)) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      opts.onConnection(ws, { address: normalizeAddress(socket.localAddress), port: socket.localPort ?? 0 }, remote);
+    });
+  });
+  if (own) await listenOn(server, opts.port, opts.host);
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: async () => {
+      wss.close();
+      if (own) await closeServer(server);
+    },
+  };
+}
+
+export async function connectWebSocket(dest: Destination, tlsClient: TlsOptions | undefined, maxPayload: number): Promise<{ ws: WebSocket; local: Endpoint }> {
+  const scheme = dest.protocol === 'wss' ? 'wss' : 'ws';
+  const host = net.isIPv6(dest.address) ? `[${dest.address}]` : dest.address;
+  const ws = new WebSocket(`${scheme}://${host}:${dest.port}${dest.path ?? '/'}`, 'sip', {
+    ...(dest.protocol === 'wss' ? secureContextOptions(tlsClient, 'WSS client') : {}),
+    rejectUnauthorized: tlsClient?.rejectUnauthorized ?? true,
+    maxPayload,
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => {
+      ws.removeListener('error', reject);
+      resolve();
+    });
+    ws.once('error', reject);
+  });
+  const raw = (ws as unknown as { _socket: net.Socket })._socket;
+  return { ws, local: { address: normalizeAddress(raw.localAddress), port: raw.localPort ?? 0 } };
+}
+
+function listenOn(server: net.Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function closeServer(server: net.Server): Promise<void> {
+  return new Promise<void>((resolve) => server.close(() => resolve()));
+}
