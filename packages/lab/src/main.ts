@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     `  demo users (user / password): ${DEMO_USERS.map((u) => `${u.extension} / ${u.password}`).join(', ')}`,
     options.users > 0 ? `  load-test users: 2000..${1999 + options.users}, password pw<extension>` : '',
     options.csv ? `  SIPp injection file: ${resolve(options.csv)}` : '',
-    '  try: sipp -sf scenarios/register-auth-uac.xml -inf <csv> -t u1 -m 10 ' + `${options.host}:5070`,
+    `  try: sipp -sf scenarios/register-auth-uac.xml -inf ${options.csv ? resolve(options.csv) : '<csv from --csv>'} -t u1 -m ${Math.max(loadUsers.length, DEMO_USERS.length)} -i ${options.host} ${options.host}:5070`,
     'Ctrl-C stops it.',
     '',
   ].filter((l) => l !== '').join('\n'));

@@ -189,3 +189,35 @@ describe('StreamFramer', () => {
     expect(() => new StreamFramer(1000).push(Buffer.alloc(2000, 'a'))).toThrow(/no end of headers/);
   });
 });
+
+describe('more of RFC 3261 §20', () => {
+  it('reads Contact: * as the wildcard', () => {
+    const m = req('REGISTER sip:pbx SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@pbx>;tag=1\r\nTo: <sip:a@pbx>\r\nCall-ID: w\r\nCSeq: 2 REGISTER\r\nContact: *\r\nExpires: 0\r\n\r\n');
+    expect(m.contacts).toBe('*');
+    expect(m.contact).toBeUndefined();
+    expect(validateRequest(m)).toBeUndefined();
+  });
+
+  it('compares escaped and plain user parts as equal (RFC 4475 esc01)', () => {
+    expect(uriEquals(parseUri('sip:%75se%72@example.com'), parseUri('sip:user@example.com'))).toBe(true);
+    expect(uriEquals(parseUri('sip:sips%3Auser%40example.com@example.net'), parseUri('sip:sips%3auser%40example%2Ecom@example.net'))).toBe(true);
+  });
+
+  it('leaves headers nobody reads unparsed (lazy): a broken Date does not fail validation', () => {
+    const m = req('OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: lazy\r\nCSeq: 1 OPTIONS\r\nDate: not a date at all\r\nX-Weird: ;;,,;\r\n\r\n');
+    expect(validateRequest(m)).toBeUndefined();
+    expect(m.get('date')).toBe('not a date at all');
+  });
+
+  it('keeps bytes that are not UTF-8 exactly when re-serializing a changed message', () => {
+    const raw = Buffer.concat([Buffer.from('OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: "'), Buffer.from([0xff, 0xfe]), Buffer.from('" <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: bytes\r\nCSeq: 1 OPTIONS\r\n\r\n')]);
+    const m = parseMessage(raw) as SipRequest;
+    m.set('Max-Forwards', 69);
+    expect(m.toBuffer().includes(Buffer.from([0x22, 0xff, 0xfe, 0x22]))).toBe(true);
+  });
+
+  it('folds two values of a single-value header in one line into a 400', () => {
+    const m = req('OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>, <sip:c@d>\r\nCall-ID: two\r\nCSeq: 1 OPTIONS\r\n\r\n');
+    expect(validateRequest(m)?.code).toBe('duplicate-header');
+  });
+});
