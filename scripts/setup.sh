@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `npm run setup`: everything psi-lab needs on a fresh Debian machine with Node 20.
+#   1. Debian packages the tests use, only when missing: sip-tester (SIPp), stunnel4, openssl
+#      (apt-get as root, or through sudo without a password prompt; says what it does)
+#   2. npm ci
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export DEBIAN_FRONTEND=noninteractive
+
+missing=()
+command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
+{ command -v stunnel4 >/dev/null 2>&1 || command -v stunnel >/dev/null 2>&1; } || missing+=(stunnel4)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if ((${#missing[@]} > 0)); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  as_root=()
+  if [ "$(id -u)" -ne 0 ]; then as_root=(sudo -n); fi   # -n: never wait for a password (no stdin in CI)
+  "${as_root[@]}" apt-get update
+  "${as_root[@]}" apt-get install -y --no-install-recommends "${missing[@]}" </dev/null
+else
+  echo "setup: sipp, stunnel and openssl are installed"
+fi
+
+echo "setup: npm ci"
+npm ci --no-audit --no-fund </dev/null
