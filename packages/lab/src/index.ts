@@ -1,3 +1,4 @@
 export * from './options.js';
 export * from './users.js';
-export * from './stack-demo.js';
+export * from './token.js';
+export * from './pbx-role.js';

@@ -1,8 +1,10 @@
-import { resolve, join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { ensureLabCertificates } from '@psi-lab/pki';
 import { LabOptionError, parseLabArgs } from './options.js';
-import { startStackDemo } from './stack-demo.js';
+import { LAB_REALM, PBX_SIP_PORT, startLabPbx } from './pbx-role.js';
+import { ensureApiToken } from './token.js';
 import { DEMO_USERS, loadTestUsers, writeSippCsv } from './users.js';
 
 /** `npm run lab`: everything psi-lab has so far, on this machine, in one process. */
@@ -19,29 +21,38 @@ async function main(): Promise<void> {
   }
   const logger = pino({ level: options.sipTrace ? 'debug' : process.env.LOG_LEVEL ?? 'info' });
   const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  // Made now for the roles that serve TLS next (the gateway); clients install ca.pem.
   const certs = ensureLabCertificates(join(dataDir, 'certs'), { names: ['localhost', '127.0.0.1', options.host] });
   const loadUsers = loadTestUsers(options.users);
-  const users = [...DEMO_USERS, ...loadUsers];
   if (options.csv) writeSippCsv(options.csv, loadUsers.length > 0 ? loadUsers : DEMO_USERS);
+  const token = ensureApiToken(join(dataDir, 'api-token'));
 
-  const demo = await startStackDemo({ host: options.host, users, tls: certs.files!, logger, sipTrace: options.sipTrace });
-  const where = demo.listeners.map((l) => `  ${l.protocol.padEnd(4)} ${l.local.address}:${l.local.port}${l.protocol === 'ws' ? '/sip' : ''}`);
+  const lab = await startLabPbx({
+    dbFile: join(dataDir, 'pbx.db'), host: options.host, users: [...DEMO_USERS, ...loadUsers],
+    zoomUsers: new Set(DEMO_USERS.map((u) => u.extension)), token, logger, sipTrace: options.sipTrace,
+  });
+  const host = options.host;
+  const calls = Math.max(loadUsers.length, DEMO_USERS.length);
   console.log([
     '',
-    'psi-lab is running (roles so far: the SIP stack, as a digest-authenticating registrar)',
-    ...where,
-    `  CA certificate for clients: ${certs.files!.caFile}`,
-    `  demo users (user / password): ${DEMO_USERS.map((u) => `${u.extension} / ${u.password}`).join(', ')}`,
-    options.users > 0 ? `  load-test users: 2000..${1999 + options.users}, password pw<extension>` : '',
-    options.csv ? `  SIPp injection file: ${resolve(options.csv)}` : '',
-    `  try: sipp -sf scenarios/register-auth-uac.xml -inf ${options.csv ? resolve(options.csv) : '<csv from --csv>'} -t u1 -m ${Math.max(loadUsers.length, DEMO_USERS.length)} -i ${options.host} ${options.host}:5070`,
+    'psi-lab is running (roles so far: pbx — the MiVoice 5000 role)',
+    `  pbx SIP          udp ${host}:${PBX_SIP_PORT}, tcp ${host}:${PBX_SIP_PORT} (realm ${LAB_REALM}, digest MD5 and SHA-256)`,
+    `  pbx management   http://${host}:${lab.apiPort}/api  (Authorization: Bearer <token in ${join(dataDir, 'api-token')}>)`,
+    `  database         ${join(dataDir, 'pbx.db')}`,
+    `  CA certificate   ${certs.files!.caFile}`,
+    `  demo users       ${DEMO_USERS.map((u) => `${u.extension} / ${u.password}`).join(', ')}`,
+    options.users > 0 ? `  load-test users  2000..${1999 + options.users}, password load<extension>` : '',
+    options.csv ? `  SIPp injection   ${resolve(options.csv)}` : '',
+    `  try: sipp -sf scenarios/register-auth-uac.xml -inf ${options.csv ? resolve(options.csv) : '<csv from --csv>'} -t u1 -m ${calls} -i ${host} ${host}:${PBX_SIP_PORT}`,
+    `       PSI_PBX_TOKEN=$(cat ${join(dataDir, 'api-token')}) npx psi-pbx --api http://${host}:${lab.apiPort} subscriber list`,
     'Ctrl-C stops it.',
     '',
   ].filter((l) => l !== '').join('\n'));
 
   const stop = async (signal: string): Promise<void> => {
     logger.info({ signal }, 'psi-lab stopping');
-    await demo.close();
+    await lab.close();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop('SIGINT'));

@@ -14,11 +14,11 @@ export const DEMO_USERS: LabUser[] = [
   { extension: '1003', name: 'Carol Petit', email: 'carol@psi-lab.test', password: 'carol-1003' },
 ];
 
-/** Load-test users 2000.. with predictable passwords, so a SIPp injection file can name them. */
+/** Load-test users 2000.. with predictable passwords (`load<extension>`), so a SIPp injection file can name them. */
 export function loadTestUsers(count: number): LabUser[] {
   return Array.from({ length: count }, (_, i) => {
     const extension = String(2000 + i);
-    return { extension, name: `Load ${extension}`, email: `load${extension}@psi-lab.test`, password: `pw${extension}` };
+    return { extension, name: `Load ${extension}`, email: `load${extension}@psi-lab.test`, password: `load${extension}` };
   });
 }
 

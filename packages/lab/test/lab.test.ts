@@ -59,23 +59,38 @@ describe('npm run lab', () => {
   });
 
   it('prints where it listens, writes the CA and the SIPp injection file', () => {
-    expect(lab.output()).toContain(`udp  ${HOST}:5070`);
-    expect(lab.output()).toContain(`tls  ${HOST}:5071`);
+    expect(lab.output()).toContain(`udp ${HOST}:5070, tcp ${HOST}:5070`);
+    expect(lab.output()).toContain(`http://${HOST}:8070/api`);
     expect(existsSync(join(data, 'certs/ca.pem'))).toBe(true);
     const lines = readFileSync(csv, 'utf8').trim().split('\n');
     expect(lines[0]).toBe('SEQUENTIAL');
-    expect(lines[1]).toBe('2000;pw2000;2000');
+    expect(lines[1]).toBe('2000;load2000;2000');
     expect(lines).toHaveLength(21);
   });
 
-  it('registers a demo user over TLS with the generated CA', async () => {
-    const client = new SipApp({ tlsClient: { caFile: join(data, 'certs/ca.pem') } });
+  it('registers a demo user on the pbx over TCP with digest authentication', async () => {
+    const client = new SipApp();
     try {
-      const { response } = await client.request({ method: 'REGISTER', uri: `sip:1001@${HOST}:5071;transport=tls`, auth: { username: '1001', password: 'alice-1001' } });
+      const { response } = await client.request({
+        method: 'REGISTER', uri: `sip:psi-lab@${HOST}:5070;transport=tcp`, to: `<sip:1001@${HOST}>`, from: `<sip:1001@${HOST}>`,
+        headers: { Contact: '<sip:1001@127.0.0.1:5999;transport=tcp>' }, auth: { username: '1001', password: 'alice-1001' },
+      });
       expect(response.status).toBe(200);
+      expect(response.get('contact')).toMatch(/sip:1001@127\.0\.0\.1:5999/);
     } finally {
       await client.close();
     }
+  });
+
+  it('serves the management API with the token it wrote, and refuses without it', async () => {
+    const token = readFileSync(join(data, 'api-token'), 'utf8').trim();
+    const ok = await fetch(`http://${HOST}:8070/api/subscribers`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(ok.status).toBe(200);
+    const list = (await ok.json()) as Array<{ extension: string; role: string | null }>;
+    expect(list.map((s) => s.extension)).toContain('1001');
+    expect(list.find((s) => s.extension === '1001')?.role).toBe('Zoom PSI User');
+    expect(list).toHaveLength(23);
+    expect((await fetch(`http://${HOST}:8070/api/subscribers`)).status).toBe(401);
   });
 
   describeIfSipp('SIPp against the lab', () => {

@@ -78,6 +78,11 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   private flowCounter = 0;
   private readonly maxMessageSize: number;
   private readonly idleTimeoutMs: number;
+  /**
+   * Which source addresses may talk to us at all (SIP security: a blocked attacker gets no
+   * answer, not even a 400). Checked before parsing and when a connection is accepted.
+   */
+  sourceFilter: ((address: string) => boolean) | undefined;
 
   constructor(private readonly options: TransportOptions = {}) {
     super();
@@ -208,6 +213,10 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
 
   private ingest(data: Buffer, flow: Flow, framed: boolean): void {
     this.stats.received++;
+    if (this.sourceFilter && !this.sourceFilter(flow.remote.address)) {
+      this.stats.dropped++;
+      return;
+    }
     let message: AnySipMessage;
     try {
       message = parseMessage(data, { datagram: !framed });
@@ -325,6 +334,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   }
 
   private admit(address: string): boolean {
+    if (this.sourceFilter && !this.sourceFilter(address)) return false;
     const ok = this.connections.admit(address);
     if (!ok) this.options.logger?.warn({ source: address }, 'connection refused: too many from this source');
     return ok;

@@ -1,0 +1,93 @@
+import { DigestServer, SipApp, type Listener } from '@psi-lab/sip';
+import pino, { type Logger } from 'pino';
+import { registrar } from './registrar/registrar.js';
+import type { ExpiryPolicy } from './registrar/contact-expiry.js';
+import { digestAuthentication } from './security/digest-authentication.js';
+import { DEFAULT_BLOCK_POLICY, SourceBlocker, type BlockPolicy } from './security/source-blocker.js';
+import { cidrContains } from './store/cidr.js';
+import type { PbxStore } from './store/types.js';
+
+export interface PbxOptions {
+  store: PbxStore;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** SIP over UDP and TCP; default 5070 (0: any free port, the same for both). */
+  port?: number;
+  logger?: Logger;
+  sipTrace?: boolean;
+  blockPolicy?: Partial<BlockPolicy>;
+  expiry?: Partial<ExpiryPolicy>;
+  /** How often expired bindings are removed (ms, default 30 000). */
+  reapIntervalMs?: number;
+  now?: () => number;
+}
+
+export interface RunningPbx {
+  app: SipApp;
+  blocker: SourceBlocker;
+  listeners: Listener[];
+  /** The port SIP listens on (UDP and TCP). */
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The MiVoice 5000 role. Every request passes, top to bottom:
+ *   1. SIP security: a blocked source is dropped by the transport before parsing;
+ *      every request counts toward the flood limit.
+ *   2. Digest authentication (401 for REGISTER, 407 otherwise); wrong credentials count.
+ *   3. The method's handler: REGISTER → registrar.
+ */
+export async function startPbx(options: PbxOptions): Promise<RunningPbx> {
+  const { store } = options;
+  const logger = options.logger ?? pino({ level: 'silent' });
+  const now = options.now ?? Date.now;
+  const app = new SipApp({ logger, sipTrace: options.sipTrace, userAgent: 'psi-lab pbx (MiVoice 5000 role)' });
+  const allowListed = (address: string): boolean => store.listAllowList().some((e) => cidrContains(e.cidr, address));
+  const blocker = new SourceBlocker({ ...DEFAULT_BLOCK_POLICY, ...options.blockPolicy }, allowListed, now,
+    (block) => logger.warn({ source: block.address, reason: block.reason, until: new Date(block.until).toISOString() }, 'source blocked'));
+  app.transport.sourceFilter = (address) => blocker.allows(address);
+
+  app.use((req, _res, next) => {
+    blocker.recordRequest(req.sourceAddress);
+    next();
+  });
+  // Realm = the pbx's own name; MD5 first: PSI sets and SIPp answer the first challenge only.
+  const digest = new DigestServer({ realm: store.realm, algorithms: ['MD5', 'SHA-256'], now });
+  app.use(digestAuthentication({
+    store, digest,
+    onFailure: (req, reason) => {
+      logger.info({ source: req.sourceAddress, method: req.method, reason }, 'authentication failed');
+      blocker.recordFailure(req.sourceAddress);
+    },
+  }));
+  app.register(registrar({ store, now, ...options.expiry }));
+
+  const host = options.host ?? '127.0.0.1';
+  const listeners = await listenBoth(app, host, options.port ?? 5070);
+  const reaper = setInterval(() => {
+    const removed = store.reapBindings(now());
+    if (removed > 0) logger.debug({ removed }, 'expired bindings removed');
+  }, options.reapIntervalMs ?? 30_000);
+  reaper.unref();
+  return {
+    app, blocker, listeners, port: listeners[0].local.port,
+    close: async () => {
+      clearInterval(reaper);
+      await app.close();
+    },
+  };
+}
+
+/** UDP and TCP on one port; with port 0, a port free for both. */
+async function listenBoth(app: SipApp, host: string, port: number): Promise<Listener[]> {
+  for (let attempt = 0; ; attempt++) {
+    const tcp = await app.listen({ protocol: 'tcp', host, port });
+    try {
+      return [await app.listen({ protocol: 'udp', host, port: tcp.local.port }), tcp];
+    } catch (e) {
+      await tcp.close();
+      if (port !== 0 || attempt >= 20) throw e;
+    }
+  }
+}

@@ -1,0 +1,169 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SipApp, type RequestOptions } from '@psi-lab/sip';
+import { startPbx, type RunningPbx } from '../src/index.js';
+import { SqliteStore } from '../src/store/sqlite-store.js';
+
+const REALM = 'pbx.psi-lab.test';
+
+function seed(store: SqliteStore): void {
+  store.addSubscriber({ extension: '1001', name: 'Alice', email: 'alice@psi-lab.test', password: 'alice-secret-1' });
+  store.addSubscriber({ extension: '1002', name: 'Bob', email: 'bob@psi-lab.test', password: 'bob-secret-22' });
+}
+
+describe('pbx registrar (RFC 3261 §10) over real sockets', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'psi-pbx-reg-'));
+  const dbFile = join(dir, 'pbx.db');
+  let store: SqliteStore;
+  let pbx: RunningPbx;
+  let clock = Date.now();
+  const client = new SipApp({ timers: { T1: 50 } });
+
+  beforeAll(async () => {
+    store = SqliteStore.open(dbFile, { realm: REALM });
+    seed(store);
+    pbx = await startPbx({ store, port: 0, now: () => clock, blockPolicy: { maxFailures: 3 } });
+    await client.listen({ protocol: 'udp', port: 0 });
+  });
+  afterAll(async () => {
+    await client.close();
+    await pbx.close();
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const register = (extra: Partial<RequestOptions> & { contact?: string | string[] } = {}, user = '1001', password = 'alice-secret-1') => {
+    const contacts = extra.contact === undefined ? [] : Array.isArray(extra.contact) ? extra.contact : [extra.contact];
+    const headers: Array<[string, string]> = contacts.map((c) => ['Contact', c]);
+    for (const [k, v] of Object.entries(extra.headers ?? {})) headers.push([k, String(v)]);
+    return client.request({
+      method: 'REGISTER', uri: `sip:${REALM}`, destination: { protocol: 'udp', address: '127.0.0.1', port: pbx.port },
+      to: `<sip:${user}@${REALM}>`, from: `<sip:${user}@${REALM}>`, auth: { username: user, password }, ...extra, headers,
+    });
+  };
+  const contactsOf = (value: string[]) => value.map((c) => /<([^>]+)>/.exec(c)?.[1]).sort();
+
+  it('binds several contacts of one address of record (desk phone, desktop, mobile)', async () => {
+    const { response } = await register({ contact: ['<sip:1001@10.1.1.1:5060>', '<sip:1001@10.1.1.2:5062>;q=0.5'], headers: { Expires: 600 } });
+    expect(response.status).toBe(200);
+    const second = await register({ contact: '<sip:1001@10.1.1.3:5064;transport=tcp>', headers: { Expires: 600 } });
+    expect(contactsOf(second.response.getAll('contact'))).toEqual(['sip:1001@10.1.1.1:5060', 'sip:1001@10.1.1.2:5062', 'sip:1001@10.1.1.3:5064;transport=tcp']);
+    expect(second.response.getAll('contact').find((c) => c.includes('10.1.1.2'))).toMatch(/;expires=600;q=0.5/);
+    expect(store.bindings('1001')).toHaveLength(3);
+  });
+
+  it('answers a query (no Contact) with the current bindings', async () => {
+    const { response } = await register();
+    expect(response.status).toBe(200);
+    expect(response.getAll('contact')).toHaveLength(3);
+  });
+
+  it('refuses an interval shorter than Min-Expires with 423', async () => {
+    const { response } = await register({ contact: '<sip:1001@10.1.1.9>', headers: { Expires: 10 } });
+    expect(response.status).toBe(423);
+    expect(response.get('min-expires')).toBe('60');
+  });
+
+  it('removes one contact with expires=0, and all with Contact: * and Expires: 0', async () => {
+    const one = await register({ contact: '<sip:1001@10.1.1.1:5060>;expires=0' });
+    expect(one.response.getAll('contact')).toHaveLength(2);
+    const bad = await register({ contact: '*', headers: { Expires: 5 } });
+    expect(bad.response.status).toBe(400);
+    const all = await register({ contact: '*', headers: { Expires: 0 } });
+    expect(all.response.status).toBe(200);
+    expect(all.response.getAll('contact')).toHaveLength(0);
+    expect(store.bindings('1001')).toHaveLength(0);
+  });
+
+  it('lets expired bindings lapse and reaps them', async () => {
+    await register({ contact: '<sip:1001@10.1.1.5>', headers: { Expires: 60 } });
+    clock += 61_000;
+    const { response } = await register();
+    expect(response.getAll('contact')).toHaveLength(0);
+    expect(store.reapBindings(clock)).toBe(1);
+  });
+
+  it('replaces an RFC 5626 flow by instance and reg-id, and keeps the Path', async () => {
+    const instance = '+sip.instance="<urn:uuid:00000000-0000-1000-8000-000A95A0E128>"';
+    await register({ contact: `<sip:1002@10.2.2.2:5060;ob>;${instance};reg-id=1`, headers: { Supported: 'outbound, path', Path: '<sip:gw.psi-lab.test;lr>' } }, '1002', 'bob-secret-22');
+    const { response } = await register({ contact: `<sip:1002@10.2.2.99:6000;ob>;${instance};reg-id=1`, headers: { Supported: 'outbound, path', Path: '<sip:gw.psi-lab.test;lr>' } }, '1002', 'bob-secret-22');
+    expect(response.status).toBe(200);
+    expect(contactsOf(response.getAll('contact'))).toEqual(['sip:1002@10.2.2.99:6000;ob']);
+    expect(response.get('require')).toBe('outbound');
+    expect(response.get('path')).toBe('<sip:gw.psi-lab.test;lr>');
+    expect(store.bindings('1002')[0].path).toEqual(['<sip:gw.psi-lab.test;lr>']);
+  });
+
+  it('refuses a repeated CSeq of the same Call-ID (RFC 3261 §10.3 step 7)', async () => {
+    const first = await register({ contact: '<sip:1001@10.1.1.7>', callId: 'same-call-id', cseq: 5 });
+    expect(first.response.status).toBe(200);
+    const replay = await register({ contact: '<sip:1001@10.1.1.7>', callId: 'same-call-id', cseq: 3 });
+    expect(replay.response.status).toBe(500);
+  });
+
+  it('forbids registering someone else (403) and gives no hint of which extensions exist', async () => {
+    const other = await client.request({ method: 'REGISTER', uri: `sip:${REALM}`, destination: { protocol: 'udp', address: '127.0.0.1', port: pbx.port }, to: `<sip:1002@${REALM}>`, from: `<sip:1001@${REALM}>`, auth: { username: '1001', password: 'alice-secret-1' }, headers: { Contact: '<sip:x@10.9.9.9>' } });
+    expect(other.response.status).toBe(403);
+    const unknown = await register({}, '1999', 'whatever-pass');
+    const wrong = await register({}, '1001', 'not-the-password');
+    expect(unknown.response.status).toBe(401);
+    expect(wrong.response.status).toBe(401);
+    expect(unknown.response.reason).toBe(wrong.response.reason);
+  });
+
+  it('keeps subscribers and bindings across a restart', async () => {
+    await register({ contact: '<sip:1001@10.1.1.8>', headers: { Expires: 3600 } });
+    await pbx.close();
+    store.close();
+    store = SqliteStore.open(dbFile, { realm: REALM });
+    pbx = await startPbx({ store, port: 0, now: () => clock });
+    expect(store.getSubscriber('1001')?.email).toBe('alice@psi-lab.test');
+    const { response } = await register();
+    expect(contactsOf(response.getAll('contact'))).toContain('sip:1001@10.1.1.8');
+  });
+});
+
+describe('pbx SIP security', () => {
+  let store: SqliteStore;
+  let pbx: RunningPbx;
+  const clients: SipApp[] = [];
+  beforeAll(async () => {
+    store = SqliteStore.open(':memory:', { realm: REALM });
+    seed(store);
+    store.addAllowListEntry('127.0.0.8/32', 'the gateway');
+    pbx = await startPbx({ store, port: 0, blockPolicy: { maxFailures: 3 } });
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.close();
+  });
+  afterAll(async () => {
+    await pbx.close();
+    store.close();
+  });
+
+  async function clientFrom(address: string): Promise<SipApp> {
+    const c = new SipApp({ timers: { T1: 50 } });
+    await c.listen({ protocol: 'udp', host: address, port: 0 });
+    clients.push(c);
+    return c;
+  }
+  const wrongRegister = (c: SipApp) => c.request({ method: 'REGISTER', uri: `sip:${REALM}`, destination: { protocol: 'udp', address: '127.0.0.1', port: pbx.port }, to: `<sip:1001@${REALM}>`, from: `<sip:1001@${REALM}>`, auth: { username: '1001', password: 'wrong-password' } });
+
+  it('blocks a source after too many failed authentications: it gets no answer at all', async () => {
+    const attacker = await clientFrom('127.0.0.7');
+    for (let i = 0; i < 3; i++) expect((await wrongRegister(attacker)).response.status).toBe(401);
+    await expect(wrongRegister(attacker)).rejects.toThrow(/timeout/);
+    expect(pbx.blocker.list().map((b) => b.address)).toEqual(['127.0.0.7']);
+    // Lifted through the API's block source, it is answered again.
+    expect(pbx.blocker.lift('127.0.0.7')).toBe(true);
+    expect((await wrongRegister(attacker)).response.status).toBe(401);
+  }, 20_000);
+
+  it('never blocks an address on the Allow-List', async () => {
+    const gateway = await clientFrom('127.0.0.8');
+    for (let i = 0; i < 6; i++) expect((await wrongRegister(gateway)).response.status).toBe(401);
+    expect(pbx.blocker.list().map((b) => b.address)).not.toContain('127.0.0.8');
+  });
+});
