@@ -8,3 +8,6 @@ export * from './store/sqlite-store.js';
 export * from './store/seed.js';
 export * from './store/cidr.js';
 export * from './api/index.js';
+export * from './routing/forked-call.js';
+export * from './routing/call-router.js';
+export * from './routing/in-dialog.js';

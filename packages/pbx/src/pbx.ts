@@ -1,6 +1,8 @@
 import { DigestServer, SipApp, type Listener } from '@psi-lab/sip';
 import pino, { type Logger } from 'pino';
 import { registrar } from './registrar/registrar.js';
+import { callRouter } from './routing/call-router.js';
+import { forwardAck, inDialogRouting, type InDialogContext } from './routing/in-dialog.js';
 import type { ExpiryPolicy } from './registrar/contact-expiry.js';
 import { digestAuthentication } from './security/digest-authentication.js';
 import { DEFAULT_BLOCK_POLICY, SourceBlocker, type BlockPolicy } from './security/source-blocker.js';
@@ -17,6 +19,8 @@ export interface PbxOptions {
   sipTrace?: boolean;
   blockPolicy?: Partial<BlockPolicy>;
   expiry?: Partial<ExpiryPolicy>;
+  /** Numbers starting with 0 go to this SIP trunk (SIPp standing in for the PSTN); its calls in are trusted. */
+  trunk?: { address: string; port: number };
   /** How often expired bindings are removed (ms, default 30 000). */
   reapIntervalMs?: number;
   now?: () => number;
@@ -35,8 +39,10 @@ export interface RunningPbx {
  * The MiVoice 5000 role. Every request passes, top to bottom:
  *   1. SIP security: a blocked source is dropped by the transport before parsing;
  *      every request counts toward the flood limit.
- *   2. Digest authentication (401 for REGISTER, 407 otherwise); wrong credentials count.
- *   3. The method's handler: REGISTER → registrar.
+ *   3. In-dialog requests (To tag) follow our Record-Route to the dialog peer.
+ *   4. Digest authentication (401 for REGISTER, 407 otherwise); wrong credentials count.
+ *   5. The method's handler: REGISTER → registrar, INVITE → call routing (fork, DND,
+ *      forwarding, trunk).
  */
 export async function startPbx(options: PbxOptions): Promise<RunningPbx> {
   const { store } = options;
@@ -52,26 +58,39 @@ export async function startPbx(options: PbxOptions): Promise<RunningPbx> {
     blocker.recordRequest(req.sourceAddress);
     next();
   });
+  const host = options.host ?? '127.0.0.1';
+  const listeners = await listenBoth(app, host, options.port ?? 5070);
+  const port = listeners[0].local.port;
+  const dialog: InDialogContext = {
+    app, store, now,
+    isOwnUri: (uri) => uri.host === host && (uri.port ?? 5060) === port,
+  };
+  app.use(inDialogRouting(dialog));
+  app.on('ack', (ack) => forwardAck(dialog, ack));
   // Realm = the pbx's own name; MD5 first: PSI sets and SIPp answer the first challenge only.
   const digest = new DigestServer({ realm: store.realm, algorithms: ['MD5', 'SHA-256'], now });
+  const trunk = options.trunk;
   app.use(digestAuthentication({
     store, digest,
+    isTrusted: (req) => trunk !== undefined && req.sourceAddress === trunk.address && req.sourcePort === trunk.port,
     onFailure: (req, reason) => {
       logger.info({ source: req.sourceAddress, method: req.method, reason }, 'authentication failed');
       blocker.recordFailure(req.sourceAddress);
     },
   }));
   app.register(registrar({ store, now, ...options.expiry }));
-
-  const host = options.host ?? '127.0.0.1';
-  const listeners = await listenBoth(app, host, options.port ?? 5070);
+  app.invite(callRouter({ app, store, now, trunk, logger, recordRoute: `<sip:${host}:${port};lr>` }));
+  // In-dialog requests are routed before authentication; outside a dialog there is nothing to do.
+  for (const method of ['BYE', 'UPDATE', 'INFO', 'REFER', 'NOTIFY', 'PRACK']) {
+    app.method(method, (_req, res) => void res.send(481));
+  }
   const reaper = setInterval(() => {
     const removed = store.reapBindings(now());
     if (removed > 0) logger.debug({ removed }, 'expired bindings removed');
   }, options.reapIntervalMs ?? 30_000);
   reaper.unref();
   return {
-    app, blocker, listeners, port: listeners[0].local.port,
+    app, blocker, listeners, port,
     close: async () => {
       clearInterval(reaper);
       await app.close();

@@ -118,7 +118,11 @@ export class SipApp extends EventEmitter<SipAppEvents> {
     const res = new OutgoingResponse(req, (response) => tx.respond(response));
     if (this.config.userAgent) res.defaultHeaders.push(['Server', this.config.userAgent]);
     res.onSendError = (error, response) => this.logger.warn({ err: error.message, status: response.status, callId: msg.get('call-id'), flow: flow.id }, 'response not sent');
-    if (msg.method === 'INVITE') this.pending.set(tx, { req, res });
+    if (msg.method === 'INVITE') {
+      this.pending.set(tx, { req, res });
+      // A dialog needs our Contact in the 2xx (RFC 3261 §12.1.1): where in-dialog requests come.
+      res.defaultHeaders.push(['Contact', localContact(msg, flow)]);
+    }
 
     const rejection = checkRequest(msg, this.policy);
     if (rejection) {
@@ -160,6 +164,19 @@ export class SipApp extends EventEmitter<SipAppEvents> {
     if (!res.finalResponseSent && req.method !== 'ACK') void res.send(500);
     if (this.listenerCount('error') > 0) this.emit('error', error, req);
   }
+}
+
+function localContact(req: SipRequest, flow: Flow): string {
+  let user: string | undefined;
+  try {
+    const uri = req.to.uri;
+    user = 'user' in uri ? uri.user : undefined;
+  } catch {
+    user = undefined;
+  }
+  const host = flow.local.address.includes(':') ? `[${flow.local.address}]` : flow.local.address;
+  const transport = flow.protocol === 'udp' ? '' : `;transport=${flow.protocol}`;
+  return `<sip:${user ? `${user}@` : ''}${host}:${flow.local.port}${transport}>`;
 }
 
 export { SipResponse };

@@ -27,6 +27,22 @@ export class OutgoingResponse {
   constructor(private readonly req: IncomingRequest, private readonly sink: ResponseSink) {}
 
   /**
+   * Pass on a response built elsewhere, as a proxy does with what a branch answered (its To
+   * tag kept). Further 2xx after a first one are allowed: forked 2xx all go upstream.
+   */
+  relay(response: SipResponse): Promise<SipResponse> {
+    if (this.finalResponseSent && !(response.status >= 200 && response.status < 300 && this.lastStatus !== undefined && this.lastStatus < 300)) {
+      return Promise.resolve(response);
+    }
+    if (response.status >= 200) this.finalResponseSent = true;
+    this.lastStatus = response.status;
+    return this.sink(response).then(() => response, (error: Error) => {
+      this.onSendError?.(error, response);
+      return response;
+    });
+  }
+
+  /**
    * Misuse (a second final response, a bad status) throws at once: a handler bug, reported as
    * 500 by the app. A transport failure does not reject: it is logged by `onSendError` and the
    * transaction ends, so `void res.send(...)` is always safe.

@@ -2,7 +2,7 @@ import { answerChallenge, pickChallenge, type DigestAlgorithm } from '../digest/
 import {
   SipRequest, newBranch, newCallId, newTag, parseSipUriStrict, type HeaderInit, type SipResponse,
 } from '../message/index.js';
-import type { TransactionLayer } from '../transaction/index.js';
+import type { ClientTransaction, TransactionLayer } from '../transaction/index.js';
 import { viaTransport, type Destination, type Flow, type TransportLayer, type TransportProtocol } from '../transport/index.js';
 
 export interface Credentials {
@@ -29,6 +29,8 @@ export interface RequestOptions {
   auth?: Credentials;
   /** Called for each provisional response. */
   onProvisional?: (response: SipResponse) => void;
+  /** Called with each client transaction started (e.g. to `cancel()` a ringing INVITE). */
+  onTransaction?: (transaction: ClientTransaction) => void;
 }
 
 export interface RequestResult {
@@ -69,6 +71,7 @@ export class UserAgentClient {
   private exchange(request: SipRequest, destination: Destination, options: RequestOptions): Promise<RequestResult> {
     return new Promise((resolve, reject) => {
       const tx = this.transactions.sendRequest(request, destination);
+      options.onTransaction?.(tx);
       tx.on('provisional', (res) => options.onProvisional?.(res));
       tx.on('final', (response, flow) => {
         if (request.method === 'INVITE' && response.status < 300) this.ack(request, response, { ...destination, flow });
@@ -100,7 +103,7 @@ export class UserAgentClient {
     const req = new SipRequest(options.method, options.uri, [
       ['Via', this.via(destination.protocol)],
       ['Max-Forwards', 70],
-      ['From', previous?.get('from') ?? `${options.from ?? `<${fromUri}>`};tag=${newTag()}`],
+      ['From', previous?.get('from') ?? (options.from?.includes(';tag=') ? options.from : `${options.from ?? `<${fromUri}>`};tag=${newTag()}`)],
       ['To', options.to ?? `<${options.uri}>`],
       ['Call-ID', previous?.callId ?? options.callId ?? newCallId(sentBy.address)],
       ['CSeq', `${cseq} ${options.method}`],
