@@ -30,7 +30,7 @@ async function main(): Promise<void> {
 
   const lab = await startLabPbx({
     dbFile: join(dataDir, 'pbx.db'), host: options.host, users: [...DEMO_USERS, ...loadUsers],
-    zoomUsers: new Set(DEMO_USERS.map((u) => u.extension)), token, logger, sipTrace: options.sipTrace,
+    zoomUsers: new Set(DEMO_USERS.map((u) => u.extension)), token, logger, sipTrace: options.sipTrace, trunk: options.trunk,
   });
   const host = options.host;
   const calls = Math.max(loadUsers.length, DEMO_USERS.length);
@@ -40,6 +40,7 @@ async function main(): Promise<void> {
     `  pbx SIP          udp ${host}:${PBX_SIP_PORT}, tcp ${host}:${PBX_SIP_PORT} (realm ${LAB_REALM}, digest MD5 and SHA-256)`,
     `  pbx management   http://${host}:${lab.apiPort}/api  (Authorization: Bearer <token in ${join(dataDir, 'api-token')}>)`,
     `  database         ${join(dataDir, 'pbx.db')}`,
+    options.trunk ? `  SIP trunk        numbers starting with 0 go to ${options.trunk}` : '',
     `  CA certificate   ${certs.files!.caFile}`,
     `  demo users       ${DEMO_USERS.map((u) => `${u.extension} / ${u.password}`).join(', ')}`,
     options.users > 0 ? `  load-test users  2000..${1999 + options.users}, password load<extension>` : '',

@@ -14,7 +14,7 @@ export interface LabPbx {
 }
 
 /** The MiVoice 5000 role of the lab: its database, subscribers, SIP and management API. */
-export async function startLabPbx(options: { dbFile: string; host: string; users: LabUser[]; zoomUsers: Set<string>; token: string; logger: Logger; sipTrace: boolean }): Promise<LabPbx> {
+export async function startLabPbx(options: { dbFile: string; host: string; users: LabUser[]; zoomUsers: Set<string>; token: string; logger: Logger; sipTrace: boolean; trunk?: string }): Promise<LabPbx> {
   // NORMAL: with WAL a committed change still survives kill -9; only a power cut could cost the last ones.
   const store = SqliteStore.open(options.dbFile, { realm: LAB_REALM, synchronous: 'NORMAL' });
   seedDefaults(store);
@@ -22,7 +22,8 @@ export async function startLabPbx(options: { dbFile: string; host: string; users
     if (store.getSubscriber(u.extension)) continue;
     store.addSubscriber({ ...u, role: options.zoomUsers.has(u.extension) ? 'Zoom PSI User' : 'Standard' });
   }
-  const pbx = await startPbx({ store, host: options.host, port: PBX_SIP_PORT, logger: options.logger, sipTrace: options.sipTrace });
+  const trunk = options.trunk ? { address: options.trunk.slice(0, options.trunk.lastIndexOf(':')), port: Number(options.trunk.slice(options.trunk.lastIndexOf(':') + 1)) } : undefined;
+  const pbx = await startPbx({ store, host: options.host, port: PBX_SIP_PORT, logger: options.logger, sipTrace: options.sipTrace, trunk });
   const api = await startManagementApi({ store, token: options.token, host: options.host, port: PBX_API_PORT, logger: options.logger, blocks: pbx.blocker });
   return {
     pbx, store, apiPort: api.port,
