@@ -171,6 +171,31 @@ describe('pbx call routing over real sockets', () => {
     expect(pstn.invites.at(-1)?.uri).toMatch(/^sip:0612345678@127\.0\.0\.1:\d+$/);
   });
 
+  it('carries a re-INVITE (hold) inside the dialog, and takes several calls to one subscriber at once', async () => {
+    const erin = await phone('1004', 'dan-secret-44', answerAfter(30));
+    const [first, second] = await Promise.all([call('1004'), call('1004')]);
+    expect(first.response.status).toBe(200);
+    expect(second.response.status).toBe(200);
+    expect(first.request.callId).not.toBe(second.request.callId);
+    const { request, response } = first;
+    // The dialog is with whichever 1004 set answered first (dan's or erin's): both take the re-INVITE.
+    const reinvites: string[] = [];
+    for (const p of phones.filter((x) => x.contact.startsWith('sip:1004'))) {
+      p.behaviour = (req, res) => {
+        reinvites.push(req.body.toString());
+        void res.send(200, { body: 'v=0\r\na=sendonly\r\n', headers: { 'Content-Type': 'application/sdp' } });
+      };
+    }
+    const hold = await caller.request({
+      method: 'INVITE', uri: response.contact!.uri.toString(), destination: { protocol: 'udp', address: '127.0.0.1', port: pbx.port },
+      callId: request.callId, cseq: request.cseq.seq + 1, from: request.get('from'), to: response.get('to'),
+      headers: { Route: response.get('record-route')! }, body: 'v=0\r\na=sendonly\r\n',
+    });
+    expect(hold.response.status).toBe(200);
+    expect(reinvites).toEqual(['v=0\r\na=sendonly\r\n']);
+    await erin.app.close();
+  });
+
   it('cancels every branch when the caller cancels: the caller gets 487', async () => {
     const { ClientInviteTransaction } = await import('@psi-lab/sip');
     const carol = phones.find((p) => p.contact.startsWith('sip:1003'))!;

@@ -30,9 +30,12 @@ export function findBindingByContact(store: PbxStore, uriText: string, now: numb
   } catch {
     return undefined;
   }
+  // Only the bindings of the URI's user are searched: a scan of every binding per in-dialog
+  // request would make each BYE cost as much as the whole registry. A contact without a user
+  // part is then reached at its own address.
   const user = 'user' in uri ? uri.user : undefined;
-  const candidates = user ? store.bindings(user) : store.allBindings();
-  return candidates.find((b) => b.expiresAt > now && uriEquals(parseUri(b.contact), uri));
+  if (!user) return undefined;
+  return store.bindings(user).find((b) => b.expiresAt > now && uriEquals(parseUri(b.contact), uri));
 }
 
 /**
