@@ -4,6 +4,7 @@ import { registrar } from './registrar/registrar.js';
 import { callRouter } from './routing/call-router.js';
 import { forwardAck, inDialogRouting, type InDialogContext } from './routing/in-dialog.js';
 import type { ExpiryPolicy } from './registrar/contact-expiry.js';
+import { AuthenticatedSources } from './security/authenticated-sources.js';
 import { digestAuthentication } from './security/digest-authentication.js';
 import { DEFAULT_BLOCK_POLICY, SourceBlocker, type BlockPolicy } from './security/source-blocker.js';
 import { cidrContains } from './store/cidr.js';
@@ -39,9 +40,10 @@ export interface RunningPbx {
  * The MiVoice 5000 role. Every request passes, top to bottom:
  *   1. SIP security: a blocked source is dropped by the transport before parsing;
  *      every request counts toward the flood limit.
+ *   2. Digest authentication (401 for REGISTER, 407 otherwise); wrong credentials count. A
+ *      source that authenticated is remembered: its in-dialog requests are not challenged again.
  *   3. In-dialog requests (To tag) follow our Record-Route to the dialog peer.
- *   4. Digest authentication (401 for REGISTER, 407 otherwise); wrong credentials count.
- *   5. The method's handler: REGISTER → registrar, INVITE → call routing (fork, DND,
+ *   4. The method's handler: REGISTER → registrar, INVITE → call routing (fork, DND,
  *      forwarding, trunk).
  */
 export async function startPbx(options: PbxOptions): Promise<RunningPbx> {
@@ -65,7 +67,6 @@ export async function startPbx(options: PbxOptions): Promise<RunningPbx> {
     app, store, now,
     isOwnUri: (uri) => uri.host === host && (uri.port ?? 5060) === port,
   };
-  app.use(inDialogRouting(dialog));
   app.on('ack', (ack) => forwardAck(dialog, ack));
   // Realm = the pbx's own name; MD5 first: PSI sets and SIPp answer the first challenge only.
   const digest = new DigestServer({ realm: store.realm, algorithms: ['MD5', 'SHA-256'], now });
@@ -73,11 +74,13 @@ export async function startPbx(options: PbxOptions): Promise<RunningPbx> {
   app.use(digestAuthentication({
     store, digest,
     isTrusted: (req) => trunk !== undefined && req.sourceAddress === trunk.address && req.sourcePort === trunk.port,
+    sources: new AuthenticatedSources(3600_000, now),
     onFailure: (req, reason) => {
       logger.info({ source: req.sourceAddress, method: req.method, reason }, 'authentication failed');
       blocker.recordFailure(req.sourceAddress);
     },
   }));
+  app.use(inDialogRouting(dialog));
   app.register(registrar({ store, now, ...options.expiry }));
   app.invite(callRouter({ app, store, now, trunk, logger, recordRoute: `<sip:${host}:${port};lr>` }));
   // In-dialog requests are routed before authentication; outside a dialog there is nothing to do.

@@ -196,6 +196,20 @@ describe('pbx call routing over real sockets', () => {
     await erin.app.close();
   });
 
+  it('challenges an in-dialog request from a source that never authenticated', async () => {
+    const stranger = new SipApp({ timers: { T1: 50 } });
+    await stranger.listen({ protocol: 'udp', host: '127.0.0.11', port: 0 });
+    try {
+      const { response } = await stranger.request({
+        method: 'BYE', uri: 'sip:1004@127.0.0.1:9', destination: { protocol: 'udp', address: '127.0.0.1', port: pbx.port },
+        from: '<sip:1002@psi-lab>;tag=forged', to: '<sip:1004@psi-lab>;tag=guessed', headers: { Route: `<sip:127.0.0.1:${pbx.port};lr>` },
+      });
+      expect(response.status).toBe(407);
+    } finally {
+      await stranger.close();
+    }
+  });
+
   it('cancels every branch when the caller cancels: the caller gets 487', async () => {
     const { ClientInviteTransaction } = await import('@psi-lab/sip');
     const carol = phones.find((p) => p.contact.startsWith('sip:1003'))!;
