@@ -61,7 +61,7 @@ export async function startPbx(options: PbxOptions): Promise<RunningPbx> {
     next();
   });
   const host = options.host ?? '127.0.0.1';
-  const listeners = await listenBoth(app, host, options.port ?? 5070);
+  const listeners = await app.listenUdpAndTcp({ host, port: options.port ?? 5070 });
   const port = listeners[0].local.port;
   const dialog: InDialogContext = {
     app, store, now,
@@ -99,17 +99,4 @@ export async function startPbx(options: PbxOptions): Promise<RunningPbx> {
       await app.close();
     },
   };
-}
-
-/** UDP and TCP on one port; with port 0, a port free for both. */
-async function listenBoth(app: SipApp, host: string, port: number): Promise<Listener[]> {
-  for (let attempt = 0; ; attempt++) {
-    const tcp = await app.listen({ protocol: 'tcp', host, port });
-    try {
-      return [await app.listen({ protocol: 'udp', host, port: tcp.local.port }), tcp];
-    } catch (e) {
-      await tcp.close();
-      if (port !== 0 || attempt >= 20) throw e;
-    }
-  }
 }

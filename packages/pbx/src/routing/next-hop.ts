@@ -40,7 +40,7 @@ export function findBindingByContact(store: PbxStore, uriText: string, now: numb
 
 /**
  * The copy of a request a proxy sends on (RFC 3261 §16.6): new Request-URI, Max-Forwards less
- * one, our Via on top, Route set as given.
+ * one, our Via on top, and `route` as its whole Route set — the entry naming us never goes on.
  */
 export function forwardedRequest(app: SipApp, original: SipRequest, requestUri: string, protocol: TransportProtocol, route: string[] = []): SipRequest {
   const copy = original.clone();
@@ -48,10 +48,8 @@ export function forwardedRequest(app: SipApp, original: SipRequest, requestUri: 
   copy.set('Max-Forwards', Math.max(0, (original.maxForwards ?? 70) - 1));
   const sentBy = app.transport.sentBy(protocol);
   copy.prepend('Via', `SIP/2.0/${viaTransport(protocol)} ${sentBy.address}:${sentBy.port};branch=${newBranch()};rport`);
-  if (route.length > 0) {
-    copy.remove('Route');
-    for (const r of route) copy.append('Route', r);
-  }
+  copy.remove('Route');
+  for (const r of route) copy.append('Route', r);
   return copy;
 }
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import pino, { type Logger } from 'pino';
-import { SipResponse, createResponse, type SipRequest } from '../message/index.js';
+import { createResponse, type SipRequest } from '../message/index.js';
 import { TransactionLayer, type Clock, type ServerTransaction, type TimerValues } from '../transaction/index.js';
 import { TransportLayer, type Flow, type ListenOptions, type Listener, type TransportOptions } from '../transport/index.js';
 import { IncomingRequest } from './incoming-request.js';
@@ -101,6 +101,22 @@ export class SipApp extends EventEmitter<SipAppEvents> {
     return this.transport.listen(options);
   }
 
+  /**
+   * UDP and TCP on one port, as SIP elements usually listen. With port 0, a port free for both
+   * (one free for TCP may be taken for UDP, so it is retried).
+   */
+  async listenUdpAndTcp(options: { host?: string; port: number }): Promise<[udp: Listener, tcp: Listener]> {
+    for (let attempt = 0; ; attempt++) {
+      const tcp = await this.listen({ protocol: 'tcp', host: options.host, port: options.port });
+      try {
+        return [await this.listen({ protocol: 'udp', host: options.host, port: tcp.local.port }), tcp];
+      } catch (e) {
+        await tcp.close();
+        if (options.port !== 0 || attempt >= 20) throw e;
+      }
+    }
+  }
+
   /** Send a request as a UAC and wait for its final response (answering digest challenges when given credentials). */
   request(options: RequestOptions): Promise<RequestResult> {
     return this.uac.request(options);
@@ -179,4 +195,3 @@ function localContact(req: SipRequest, flow: Flow): string {
   return `<sip:${user ? `${user}@` : ''}${host}:${flow.local.port}${transport}>`;
 }
 
-export { SipResponse };

@@ -31,9 +31,9 @@ export class OutgoingResponse {
    * tag kept). Further 2xx after a first one are allowed: forked 2xx all go upstream.
    */
   relay(response: SipResponse): Promise<SipResponse> {
-    if (this.finalResponseSent && !(response.status >= 200 && response.status < 300 && this.lastStatus !== undefined && this.lastStatus < 300)) {
-      return Promise.resolve(response);
-    }
+    const isSuccess = (status: number | undefined): boolean => status !== undefined && status >= 200 && status < 300;
+    // After a final response only another 2xx (a forked one) may follow a 2xx.
+    if (this.finalResponseSent && !(isSuccess(response.status) && isSuccess(this.lastStatus))) return Promise.resolve(response);
     if (response.status >= 200) this.finalResponseSent = true;
     this.lastStatus = response.status;
     return this.sink(response).then(() => response, (error: Error) => {

@@ -29,16 +29,8 @@ export function createTestServer(options: SipAppOptions = {}): { app: SipApp; di
   return { app, digest, registrations };
 }
 
-/** UDP and TCP on one free port (retried: a port free for one may be taken for the other). */
+/** UDP and TCP on one free port. */
 export async function listenUdpAndTcp(app: SipApp): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    const tcp = await app.listen({ protocol: 'tcp', port: 0 });
-    try {
-      await app.listen({ protocol: 'udp', port: tcp.local.port });
-      return tcp.local.port;
-    } catch (e) {
-      await tcp.close();
-      if (attempt >= 20) throw e;
-    }
-  }
+  const [udp] = await app.listenUdpAndTcp({ port: 0 });
+  return udp.local.port;
 }
