@@ -6,7 +6,6 @@ export * from './security/source-blocker.js';
 export * from './security/digest-authentication.js';
 export * from './store/sqlite-store.js';
 export * from './store/seed.js';
-export * from './store/cidr.js';
 export * from './api/index.js';
 export * from './routing/forked-call.js';
 export * from './routing/call-router.js';

@@ -7,7 +7,7 @@ import type { ExpiryPolicy } from './registrar/contact-expiry.js';
 import { AuthenticatedSources } from './security/authenticated-sources.js';
 import { digestAuthentication } from './security/digest-authentication.js';
 import { DEFAULT_BLOCK_POLICY, SourceBlocker, type BlockPolicy } from './security/source-blocker.js';
-import { cidrContains } from './store/cidr.js';
+import { cidrContains } from '@psi-lab/sip';
 import type { PbxStore } from './store/types.js';
 
 export interface PbxOptions {
@@ -84,7 +84,7 @@ export async function startPbx(options: PbxOptions): Promise<RunningPbx> {
   app.register(registrar({ store, now, ...options.expiry }));
   app.invite(callRouter({ app, store, now, trunk, logger, recordRoute: `<sip:${host}:${port};lr>` }));
   // In-dialog requests are routed before authentication; outside a dialog there is nothing to do.
-  for (const method of ['BYE', 'UPDATE', 'INFO', 'REFER', 'NOTIFY', 'PRACK']) {
+  for (const method of ['BYE', 'UPDATE', 'INFO', 'REFER', 'NOTIFY', 'PRACK', 'MESSAGE']) {
     app.method(method, (_req, res) => void res.send(481));
   }
   const reaper = setInterval(() => {

@@ -9,3 +9,4 @@ export * from './transaction/index.js';
 export * from './digest/index.js';
 export * from './message/auth.js';
 export * from './app/index.js';
+export * from './dialog/index.js';

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { cidrContains } from '../store/cidr.js';
+import { cidrContains } from '@psi-lab/sip';
 import type { HashAlgorithm, MbgEntry, PbxStore } from '../store/types.js';
 import { ApiError } from './errors.js';
 import { allowListEntryFrom, mbgFrom, newSubscriberFrom, roleFrom, subscriberPatchFrom } from './request-bodies.js';

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { CidrError, formatCidr, parseCidr } from './cidr.js';
+import { CidrError, formatCidr, parseCidr } from '@psi-lab/sip';
 import { applyMigrations, schemaVersion as readSchemaVersion } from './migrations.js';
 import { computeHa1 } from './password-policy.js';
 import { toBinding, toSubscriber, type BindingRow, type ForwardingRow, type SubscriberRow } from './rows.js';

@@ -43,6 +43,11 @@ export class SipApp extends EventEmitter<SipAppEvents> {
   private readonly policy: UasPolicy;
   private readonly uac: UserAgentClient;
   private readonly pending = new WeakMap<ServerTransaction, { req: IncomingRequest; res: OutgoingResponse }>();
+  /**
+   * Screens each request before any transaction state is made: returning false drops it
+   * unanswered (a scanner, a flood), which is cheaper for us and tells an attacker nothing.
+   */
+  requestFilter: ((request: SipRequest, flow: Flow) => boolean) | undefined;
 
   constructor(private readonly config: SipAppOptions = {}) {
     super();
@@ -127,6 +132,7 @@ export class SipApp extends EventEmitter<SipAppEvents> {
   }
 
   private onRequest(msg: SipRequest, flow: Flow): void {
+    if (this.requestFilter && !this.requestFilter(msg, flow)) return;
     const tx = this.transactions.receiveRequest(msg, flow);
     if (!tx) return;
     if (msg.method === 'CANCEL') return this.onCancel(msg, tx);

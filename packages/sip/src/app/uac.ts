@@ -93,6 +93,8 @@ export class UserAgentClient {
       ['Call-ID', invite.callId],
       ['CSeq', `${invite.cseq.seq} ACK`],
     ]);
+    // The ACK follows the INVITE's route (RFC 3261 §13.2.2.4: the same Route set).
+    for (const route of invite.getAll('route')) ack.append('Route', route);
     this.transport.send(ack, destination).catch(() => undefined);
   }
 

@@ -13,6 +13,8 @@ import { secureContextOptions, type TlsOptions } from './listeners.js';
 
 export interface OpenServer {
   port: number;
+  /** TLS servers: take a new certificate for the connections that follow (hot reload). */
+  setTls?(tls: TlsOptions): void;
   close(): Promise<void>;
 }
 
@@ -23,18 +25,25 @@ export async function listenStreamServer(protocol: 'tcp' | 'tls', tlsOptions: Tl
   // A failed handshake (scanner, old TLS version) concerns that client only.
   server.on('tlsClientError', () => undefined);
   await listenOn(server, port, host);
-  return { port: (server.address() as net.AddressInfo).port, close: () => closeServer(server) };
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    setTls: server instanceof tls.Server ? (options) => server.setSecureContext(secureContextOptions(options, 'TLS listener')) : undefined,
+    close: () => closeServer(server),
+  };
 }
 
-export function connectStream(dest: Destination, tlsClient: TlsOptions | undefined): Promise<net.Socket> {
+/** `localAddress`: the address to connect from (the one our listeners advertise), when bound to one. */
+export function connectStream(dest: Destination, tlsClient: TlsOptions | undefined, localAddress?: string): Promise<net.Socket> {
   return new Promise<net.Socket>((resolve, reject) => {
     const s = dest.protocol === 'tls'
       ? tls.connect({
         host: dest.address, port: dest.port, ...secureContextOptions(tlsClient, 'TLS client'),
+        // tls.connect passes socket.connect() options through; its typings omit this one.
+        ...({ localAddress } as object),
         rejectUnauthorized: tlsClient?.rejectUnauthorized ?? true,
         servername: net.isIP(dest.address) ? undefined : dest.address,
       }, () => done(s))
-      : net.connect({ host: dest.address, port: dest.port }, () => done(s));
+      : net.connect({ host: dest.address, port: dest.port, localAddress }, () => done(s));
     const done = (socket: net.Socket): void => {
       socket.removeListener('error', reject);
       resolve(socket);
@@ -79,6 +88,7 @@ export async function listenWebSocketServer(opts: WebSocketServerOptions): Promi
   if (own) await listenOn(server, opts.port, opts.host);
   return {
     port: (server.address() as net.AddressInfo).port,
+    setTls: own && server instanceof https.Server ? (options) => server.setSecureContext(secureContextOptions(options, 'WSS listener')) : undefined,
     close: async () => {
       wss.close();
       if (own) await closeServer(server);

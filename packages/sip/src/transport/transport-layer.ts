@@ -33,6 +33,8 @@ export interface ListenOptions {
 export interface Listener {
   readonly protocol: TransportProtocol;
   readonly local: Endpoint;
+  /** TLS and WSS listeners with their own server: use a new certificate from now on (open connections keep theirs). */
+  setTls?(tls: TlsOptions): void;
   close(): Promise<void>;
 }
 
@@ -105,7 +107,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
       case 'tls': {
         const protocol = opts.protocol;
         const server = await listenStreamServer(protocol, opts.tls, host, opts.port, (socket) => this.adoptSocket(protocol, socket, true));
-        listener = this.track({ protocol, local: { address: host, port: server.port }, close: server.close });
+        listener = this.track({ protocol, local: { address: host, port: server.port }, setTls: server.setTls, close: server.close });
         break;
       }
       case 'ws':
@@ -122,6 +124,17 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   sentBy(protocol: TransportProtocol): Endpoint {
     const l = this.openListeners.find((x) => x.protocol === protocol) ?? this.openListeners[0];
     return l ? l.local : { address: '127.0.0.1', port: 5060 };
+  }
+
+  /**
+   * Connections leave from the address our listeners are bound to, so a peer that filters by
+   * source (an allow-list, a pbx trusting its gateway) sees the address we advertise. Unbound
+   * (0.0.0.0) or of another family: the system picks.
+   */
+  private sourceAddressFor(dest: Destination): string | undefined {
+    const bound = this.openListeners.find((l) => l.protocol === dest.protocol || (dest.protocol === 'tcp' && l.protocol === 'udp'))?.local.address;
+    if (!bound || bound === '0.0.0.0' || bound === '::') return undefined;
+    return net.isIPv4(bound) === net.isIPv4(dest.address) ? bound : undefined;
   }
 
   /** The open flow with this id, if it still lives (UDP flows always do). */
@@ -199,6 +212,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     const tracked: Listener = {
       protocol: listener.protocol,
       local: listener.local,
+      setTls: listener.setTls,
       close: () => {
         const i = this.openListeners.indexOf(tracked);
         if (i >= 0) this.openListeners.splice(i, 1);
@@ -283,7 +297,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
         this.register(conn, false);
         return conn;
       }
-      return this.adoptSocket(dest.protocol as 'tcp' | 'tls', await connectStream(dest, this.options.tlsClient), false)!;
+      return this.adoptSocket(dest.protocol as 'tcp' | 'tls', await connectStream(dest, this.options.tlsClient, this.sourceAddressFor(dest)), false)!;
     });
   }
 
@@ -295,7 +309,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
         this.register(new WebSocketConnection(this.newFlow(protocol, local, remote), ws, this.idleTimeoutMs, this.maxMessageSize), true);
       },
     });
-    return this.track({ protocol, local: { address: host, port: server.port }, close: server.close });
+    return this.track({ protocol, local: { address: host, port: server.port }, setTls: server.setTls, close: server.close });
   }
 
   private register(conn: Connection, inbound: boolean): void {

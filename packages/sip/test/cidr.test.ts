@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CidrError, cidrContains, formatCidr, parseAddress, parseCidr } from '../src/store/cidr.js';
+import { CidrError, cidrContains, formatCidr, parseAddress, parseCidr } from '../src/transport/cidr.js';
 
 describe('cidrContains', () => {
   it('matches IPv4 blocks', () => {

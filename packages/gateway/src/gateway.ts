@@ -1,0 +1,169 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { DialogTable, SipApp, type Listener, type SipRequest } from '@psi-lab/sip';
+import pino, { type Logger } from 'pino';
+import { WebCertificate } from './certificates/web-certificate.js';
+import type { GatewayConfig } from './config/index.js';
+import type { GatewayContext } from './context.js';
+import { CredentialCache } from './credentials/credential-cache.js';
+import { startStatusServer, type StatusServer } from './http/index.js';
+import { MediaRelay } from './media/index.js';
+import { installPbxSidePolicy } from './policy/pbx-side.js';
+import { installSetSidePolicy } from './policy/set-side.js';
+import { Keepalive } from './registrations/keepalive.js';
+import { RegistrationTable } from './registrations/registration-table.js';
+import type { B2bCall } from './relay/b2b-call.js';
+import { PbxLink } from './relay/pbx-link.js';
+import { AbuseBlocker, AccessList } from './security/index.js';
+import type { GatewayCounters, GatewayStatus } from './status/types.js';
+
+export interface GatewayOptions {
+  logger?: Logger;
+  now?: () => number;
+  /** Reload the certificate on SIGHUP (default true; tests running several gateways turn it off). */
+  handleSighup?: boolean;
+}
+
+export interface RunningGateway {
+  /** Where each set-side listener ended up (ports 0 in the config become real ports). */
+  listeners: { udp?: Listener; tcp?: Listener; tls?: Listener; wss?: Listener; https?: StatusServer; pbxSide: Listener[] };
+  status(): GatewayStatus;
+  /** Re-read the certificate files now (what SIGHUP does). */
+  reloadCertificate(): boolean;
+  blocker: AbuseBlocker;
+  credentials: CredentialCache;
+  context: GatewayContext;
+  close(): Promise<void>;
+}
+
+/**
+ * The MiVoice Border Gateway role: set-side SIP (UDP, TCP, TLS, WSS) in front, one pbx behind,
+ * and between them the policy of policy/set-side.ts and policy/pbx-side.ts, a back-to-back relay
+ * of registrations and dialogs, and media anchoring.
+ */
+export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<RunningGateway> {
+  const logger = options.logger ?? pino({ level: config.log.level });
+  const now = options.now ?? Date.now;
+  const startedAt = now();
+  const certificate = WebCertificate.open(config.certificate, logger);
+  const transportOptions = {
+    logger, sipTrace: config.log.sipTrace,
+    idleTimeoutMs: config.keepalive.idleTimeoutSeconds * 1000,
+    maxConnectionsPerSource: config.security.maxConnectionsPerSource,
+  };
+  const setApp = new SipApp({ ...transportOptions, userAgent: 'psi-lab gateway (MBG role)' });
+  const pbxApp = new SipApp({ logger, sipTrace: config.log.sipTrace, userAgent: 'psi-lab gateway (MBG role)' });
+  const credentials = new CredentialCache({
+    api: config.pbx.api, account: config.pbx.account, secret: config.pbx.secret,
+    refreshMs: config.pbx.credentialsRefreshSeconds * 1000, devices: config.devices, logger, now,
+  });
+  const pbx = new PbxLink(pbxApp, { address: config.pbx.address, port: config.pbx.port, transport: config.pbx.transport }, credentials, { host: config.pbx.localHost, port: config.pbx.localPort });
+  const media = new MediaRelay({ setSideAddress: config.media.setSideAddress, pbxSideAddress: config.media.pbxSideAddress, portMin: config.media.portMin, portMax: config.media.portMax, logger });
+  const counters = zeroCounters();
+  const ctx: GatewayContext = {
+    setApp, pbx, registrations: new RegistrationTable(), credentials, media,
+    dialogs: { set: new DialogTable(), pbx: new DialogTable() },
+    counters, logger, now, publicAddress: config.sip.publicAddress,
+    keepaliveMs: config.keepalive.optionsIntervalSeconds * 1000,
+  };
+
+  const access = new AccessList(config.security.accessList);
+  const blocker = new AbuseBlocker({
+    policy: config.security, now,
+    isExempt: (address) => access.isWhite(address),
+    onBlock: (block) => logger.warn({ kind: block.kind, value: block.value, reason: block.reason, count: block.count, until: block.until }, 'blocked'),
+  });
+  installSetSidePolicy(ctx, { access, blocker, config: config.security, auth: config.auth });
+  installPbxSidePolicy(ctx, new Set([await resolveAddress(config.pbx.address)]));
+  // A set whose connection dies leaves its calls: hang them up toward the pbx.
+  setApp.transport.on('flow-closed', (flow) => {
+    for (const dialog of [...ctx.dialogs.set.values()]) (dialog.owner as B2bCall).onSetFlowClosed(flow);
+  });
+  setApp.on('ack', (ack) => markAcked(ctx, 'set', ack.msg));
+  pbxApp.on('ack', (ack) => markAcked(ctx, 'pbx', ack.msg));
+
+  await credentials.start();
+  const listeners: RunningGateway['listeners'] = { pbxSide: await pbxApp.listenUdpAndTcp({ host: config.pbx.localHost, port: config.pbx.localPort }) };
+  const tls = { cert: certificate.cert, key: certificate.key };
+  if (config.sip.port !== 0) {
+    [listeners.udp, listeners.tcp] = await setApp.listenUdpAndTcp({ host: config.sip.host, port: config.sip.port });
+  }
+  if (config.sip.tlsPort !== 0) listeners.tls = await setApp.listen({ protocol: 'tls', host: config.sip.host, port: config.sip.tlsPort, tls });
+  if (config.https.port !== 0) {
+    listeners.https = await startStatusServer({
+      host: config.https.host, port: config.https.port, tls, adminToken: config.https.adminToken, logger, now,
+      status: () => status(),
+      unblock: (kind, value) => blocker.unblock(kind, value),
+    });
+    listeners.wss = await setApp.listen({ protocol: 'wss', host: config.https.host, port: listeners.https.port, server: listeners.https.server, path: config.https.wsPath });
+  }
+  certificate.on('reload', (pem) => {
+    listeners.tls?.setTls?.(pem);
+    listeners.https?.setCertificate(pem);
+  });
+  if (config.certificate.watch) certificate.watch();
+  const onSighup = (): void => void certificate.reload();
+  if (options.handleSighup !== false) process.on('SIGHUP', onSighup);
+
+  const keepalive = new Keepalive(ctx);
+  keepalive.start();
+
+  const status = (): GatewayStatus => {
+    counters.connections = setApp.transport.stats.connections;
+    counters.blocksActive = blocker.blocksActive;
+    counters.blocksTotal = blocker.blocksTotal;
+    counters.registrations = ctx.registrations.size;
+    counters.rtpPackets = media.stats.packets;
+    counters.rtpBytes = media.stats.bytes;
+    const cert = certificate.info;
+    return {
+      startedAt: new Date(startedAt).toISOString(),
+      listeners: [
+        ...setApp.transport.openListeners.map((l) => ({ protocol: l.protocol, address: l.local.address, port: l.local.port, ...(l.protocol === 'wss' ? { path: config.https.wsPath } : {}) })),
+        ...(listeners.https ? [{ protocol: 'https', address: config.https.host, port: listeners.https.port }] : []),
+      ],
+      pbx: {
+        target: pbx.label, credentials: credentials.size,
+        credentialsRefreshedAt: credentials.refreshedAt === undefined ? undefined : new Date(credentials.refreshedAt).toISOString(),
+        credentialsError: credentials.lastError,
+      },
+      certificate: cert,
+      registrations: ctx.registrations.views(),
+      blocks: blocker.list(),
+      counters: { ...counters },
+    };
+  };
+
+  logger.info({ pbx: pbx.label, udp: listeners.udp?.local.port, tcp: listeners.tcp?.local.port, tls: listeners.tls?.local.port, https: listeners.https?.port }, 'gateway started');
+  return {
+    listeners, status, blocker, credentials, context: ctx,
+    reloadCertificate: () => certificate.reload(),
+    close: async () => {
+      process.off('SIGHUP', onSighup);
+      keepalive.stop();
+      credentials.stop();
+      certificate.close();
+      await setApp.close();
+      await pbxApp.close();
+      await listeners.https?.close();
+      await media.close();
+    },
+  };
+}
+
+function markAcked(ctx: GatewayContext, side: 'set' | 'pbx', ack: SipRequest): void {
+  const dialog = ctx.dialogs[side].match(ack);
+  if (dialog) (dialog.owner as B2bCall).acked = true;
+}
+
+async function resolveAddress(address: string): Promise<string> {
+  if (isIP(address)) return address;
+  return (await lookup(address)).address;
+}
+
+function zeroCounters(): GatewayCounters {
+  return {
+    requests: 0, challenges: 0, authFailures: 0, dropped: 0, scannersDropped: 0, blocksActive: 0, blocksTotal: 0,
+    registrations: 0, connections: 0, callsActive: 0, callsTotal: 0, keepaliveFailures: 0, rtpPackets: 0, rtpBytes: 0, malformed: 0,
+  };
+}

@@ -1,0 +1,106 @@
+import type { RemoteInfo } from 'node:dgram';
+import type { Logger } from 'pino';
+import type { RtpPortPool, RtpSocketPair } from './port-pool.js';
+import type { EndpointMedia, TransportAddress } from './sdp-rewrite.js';
+
+/** The set side (remote sets) or the pbx side of the gateway. */
+export type MediaSide = 'set' | 'pbx';
+
+export type PacketKind = 'rtp' | 'rtcp';
+
+export function otherSide(side: MediaSide): MediaSide {
+  return side === 'set' ? 'pbx' : 'set';
+}
+
+/** What a stream reports to its session. */
+export interface RelayedStreamEvents {
+  forwarded(from: MediaSide, bytes: number): void;
+  dropped(): void;
+}
+
+/** What the gateway knows of the endpoint on one side, for one m= line. */
+interface EndpointState {
+  /** 'unknown' until that side's SDP for this m= line arrives; 'disabled' for m= port 0. */
+  state: 'unknown' | 'enabled' | 'disabled';
+  hold: boolean;
+  destination: Partial<Record<PacketKind, TransportAddress>>;
+  /** Set by the first packet received from that endpoint since its last SDP. */
+  latched: Record<PacketKind, boolean>;
+}
+
+function freshEndpoint(): EndpointState {
+  return { state: 'unknown', hold: false, destination: {}, latched: { rtp: false, rtcp: false } };
+}
+
+/**
+ * The relay of one m= line: a socket pair per side, and where each side's endpoint receives.
+ * What the side-X endpoint sends arrives on the side-X pair and leaves by the side-Y pair.
+ * Symmetric RTP: the first packet from an endpoint latches its destination to the packet's real
+ * source (sets behind NAT); later packets from other sources are dropped until that side sends a
+ * new SDP, so nobody can hijack or inject into the stream by guessing the port.
+ */
+export class RelayedStream {
+  private readonly sockets: Partial<Record<MediaSide, RtpSocketPair>> = {};
+  private readonly endpoints: Record<MediaSide, EndpointState> = { set: freshEndpoint(), pbx: freshEndpoint() };
+
+  constructor(
+    readonly index: number,
+    private readonly events: RelayedStreamEvents,
+    private readonly logger?: Logger,
+  ) {}
+
+  /** The gateway's pair on `side`, if allocated. */
+  pair(side: MediaSide): RtpSocketPair | undefined {
+    return this.sockets[side];
+  }
+
+  /** Takes ownership of `pair` as this stream's sockets on `side`. */
+  attach(side: MediaSide, pair: RtpSocketPair): void {
+    this.sockets[side] = pair;
+    pair.rtp.on('message', (msg, rinfo) => this.receive(side, 'rtp', msg, rinfo));
+    pair.rtcp.on('message', (msg, rinfo) => this.receive(side, 'rtcp', msg, rinfo));
+  }
+
+  /** Records what `side`'s endpoint said in its latest SDP; forgets what was latched. */
+  updateEndpoint(side: MediaSide, media: EndpointMedia): void {
+    this.endpoints[side] = {
+      state: media.enabled ? 'enabled' : 'disabled',
+      hold: media.hold,
+      destination: media.enabled ? { rtp: media.rtp, rtcp: media.rtcp } : {},
+      latched: { rtp: false, rtcp: false },
+    };
+  }
+
+  /** Closes this stream's sockets and returns their ports to `pool`. */
+  async release(pool: RtpPortPool): Promise<void> {
+    const pairs = [this.sockets.set, this.sockets.pbx].filter((p): p is RtpSocketPair => p !== undefined);
+    delete this.sockets.set;
+    delete this.sockets.pbx;
+    await Promise.all(pairs.map((p) => pool.release(p)));
+  }
+
+  private receive(from: MediaSide, kind: PacketKind, msg: Buffer, rinfo: RemoteInfo): void {
+    const source = this.endpoints[from];
+    if (source.state === 'disabled') return this.events.dropped();
+    const latched = source.destination[kind];
+    if (!source.latched[kind]) {
+      source.destination[kind] = { address: rinfo.address, port: rinfo.port };
+      source.latched[kind] = true;
+      if (latched?.address !== rinfo.address || latched?.port !== rinfo.port) {
+        this.logger?.debug({ stream: this.index, side: from, kind, sdp: latched, source: `${rinfo.address}:${rinfo.port}` }, 'media source latched');
+      }
+    } else if (latched?.address !== rinfo.address || latched.port !== rinfo.port) {
+      return this.events.dropped();
+    }
+
+    const to = otherSide(from);
+    const target = this.endpoints[to];
+    const destination = target.destination[kind];
+    const socket = this.sockets[to]?.[kind];
+    if (!destination || !socket || target.hold || target.state === 'disabled') return this.events.dropped();
+    socket.send(msg, destination.port, destination.address, (err) => {
+      if (err) this.logger?.warn({ err, stream: this.index, to, kind, destination }, 'media relay send failed');
+    });
+    this.events.forwarded(from, msg.length);
+  }
+}

@@ -1,0 +1,53 @@
+import { DigestServer, type DigestAlgorithm, type IncomingRequest, type Middleware } from '@psi-lab/sip';
+import type { GatewayContext, SetLocals } from '../context.js';
+
+export interface SetAuthenticationOptions {
+  algorithms: DigestAlgorithm[];
+  nonceTtlSeconds: number;
+  /** Wrong credentials: SIP security counts these per source and per User-Agent. */
+  onFailure(req: IncomingRequest, reason: string): void;
+}
+
+/**
+ * Set-side authentication (MBG: "Set-side Authentication Methods: MD5"): the gateway challenges
+ * every request a set sends outside a dialog, 401 for REGISTER and 407 for the rest, and checks
+ * the answer against the HA1 the pbx gave it. Nothing reaches the pbx before this passes. An
+ * unknown user and a wrong password look the same from outside (no user enumeration).
+ */
+export function setAuthentication(ctx: GatewayContext, options: SetAuthenticationOptions): Middleware {
+  let digest: DigestServer | undefined;
+  const server = (): DigestServer => {
+    // The realm is the pbx's: the HA1 the pbx hands out was computed with it.
+    const realm = ctx.credentials.realm ?? 'psi-lab';
+    if (digest?.realm !== realm) {
+      digest = new DigestServer({ realm, algorithms: options.algorithms, nonceTtlSeconds: options.nonceTtlSeconds, now: ctx.now });
+    }
+    return digest;
+  };
+  const lookup = (user: string, _realm: string, algorithm: DigestAlgorithm): Promise<string | undefined> =>
+    ctx.credentials.ha1Fresh(user, algorithm);
+
+  return async (req, res, next) => {
+    // CANCEL and ACK cannot be challenged (RFC 3261 §22.1); OPTIONS is a set's own keepalive.
+    if (req.method === 'ACK' || req.method === 'CANCEL' || req.method === 'OPTIONS') return next();
+    const register = req.method === 'REGISTER';
+    const header = req.get(register ? 'authorization' : 'proxy-authorization');
+    const digestServer = server();
+    const verdict = await digestServer.verifyAsync({ method: req.method, header }, lookup);
+    if (verdict.ok) {
+      (req.locals as SetLocals).user = verdict.username;
+      return next();
+    }
+    if (header !== undefined && !verdict.stale && verdict.reason !== 'not-digest' && verdict.reason !== 'missing') {
+      ctx.counters.authFailures++;
+      options.onFailure(req, verdict.reason);
+      if (verdict.reason === 'unknown-user' || verdict.reason === 'bad-response') {
+        // Same answer for both, so a scanner cannot tell a valid extension from an invalid one.
+        return void res.send(403);
+      }
+    }
+    ctx.counters.challenges++;
+    const name = register ? 'WWW-Authenticate' : 'Proxy-Authenticate';
+    void res.send(register ? 401 : 407, { headers: digestServer.challenge({ stale: verdict.stale }).map((v): [string, string] => [name, v]) });
+  };
+}

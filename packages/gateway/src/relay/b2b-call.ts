@@ -1,0 +1,110 @@
+import type { Dialog, Flow, SipMessage } from '@psi-lab/sip';
+import type { GatewayContext } from '../context.js';
+import type { MediaSession } from '../media/index.js';
+
+export type Side = 'set' | 'pbx';
+
+export function otherSide(side: Side): Side {
+  return side === 'set' ? 'pbx' : 'set';
+}
+
+/**
+ * One relayed dialog: its leg toward a set and its leg toward the pbx, each a dialog of its own
+ * (own Call-ID, tags and CSeq), and the media session anchoring its RTP. INVITE dialogs are calls;
+ * SUBSCRIBE and REFER make the same pairing for their notifications.
+ */
+export class B2bCall {
+  readonly legs: { set?: Dialog; pbx?: Dialog } = {};
+  media: MediaSession | undefined;
+  established = false;
+  /** The caller's ACK for the 2xx arrived (over UDP the 2xx is repeated until then). */
+  acked = false;
+  ended = false;
+  /** The set-side user, whose ICP-side credentials answer the pbx's challenges. */
+  setUser: string | undefined;
+  /** CSeq numbers of the dialog-creating request on each leg: RAck is translated with them. */
+  readonly inviteSeq: { set?: number; pbx?: number } = {};
+  private readonly startedAt: number;
+
+  constructor(private readonly ctx: GatewayContext, readonly method: string, readonly callerSide: Side) {
+    this.startedAt = ctx.now();
+  }
+
+  get isCall(): boolean {
+    return this.method === 'INVITE';
+  }
+
+  setLeg(side: Side, dialog: Dialog): void {
+    const previous = this.legs[side];
+    if (previous) this.ctx.dialogs[side].remove(previous);
+    dialog.owner = this;
+    this.legs[side] = dialog;
+    this.ctx.dialogs[side].add(dialog);
+  }
+
+  sideOf(dialog: Dialog): Side {
+    return this.legs.set === dialog ? 'set' : 'pbx';
+  }
+
+  /** SDP bodies are rewritten to the gateway's media ports on the receiving side; anything else passes as is. */
+  async body(from: Side, msg: SipMessage): Promise<Buffer | undefined> {
+    if (msg.body.length === 0) return undefined;
+    if (!isSdp(msg) || !this.media) return msg.body;
+    return this.media.rewrite(from, msg.body);
+  }
+
+  markEstablished(): void {
+    if (this.established || !this.isCall) return;
+    this.established = true;
+    this.ctx.counters.callsTotal++;
+    this.ctx.counters.callsActive++;
+  }
+
+  /** Forget both legs and release the media ports. Idempotent. */
+  end(why: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    for (const side of ['set', 'pbx'] as const) {
+      const leg = this.legs[side];
+      if (leg) this.ctx.dialogs[side].remove(leg);
+    }
+    if (this.established) this.ctx.counters.callsActive--;
+    void this.media?.close();
+    this.ctx.logger.debug({ method: this.method, why, seconds: Math.round((this.ctx.now() - this.startedAt) / 1000) }, 'relayed dialog ended');
+  }
+
+  /** The set's connection died: hang up toward the pbx so nobody stays in a dead call. */
+  onSetFlowClosed(flow: Flow): boolean {
+    const leg = this.legs.set;
+    if (!leg || leg.state.flow?.id !== flow.id || this.ended) return false;
+    const pbxLeg = this.legs.pbx;
+    if (pbxLeg && this.established) {
+      pbxLeg.request('BYE', { headers: [['Reason', 'SIP;cause=480;text="the set\'s connection closed"']], auth: this.icpAuth() }).catch(() => undefined);
+    }
+    this.end('set connection closed');
+    return true;
+  }
+
+  icpAuth(): ReturnType<GatewayContext['pbx']['icp']> {
+    return this.setUser ? this.ctx.pbx.icp(this.setUser) : undefined;
+  }
+}
+
+/**
+ * The gateway's Contact on one side: toward the pbx its pbx-side listener, toward a set the
+ * public address on the port and transport of the set's flow.
+ */
+export function gatewayContact(ctx: GatewayContext, side: Side, flow: Flow | undefined): string {
+  if (side === 'pbx') return ctx.pbx.contact('gw');
+  const protocol = flow?.protocol ?? 'udp';
+  const port = flow?.local.port ?? ctx.setApp.transport.sentBy('udp').port;
+  const host = ctx.publicAddress.includes(':') ? `[${ctx.publicAddress}]` : ctx.publicAddress;
+  return `<sip:gw@${host}:${port}${protocol === 'udp' ? '' : `;transport=${protocol}`}>`;
+}
+
+/** Methods whose requests and successful responses carry a Contact (dialog creation, target refresh). */
+export const CONTACT_METHODS = new Set(['INVITE', 'UPDATE', 'SUBSCRIBE', 'NOTIFY', 'REFER']);
+
+export function isSdp(msg: SipMessage): boolean {
+  return (msg.contentType ?? '').toLowerCase().split(';')[0].trim() === 'application/sdp';
+}

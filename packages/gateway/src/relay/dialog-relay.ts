@@ -1,0 +1,146 @@
+import {
+  ClientInviteTransaction, Dialog, type Credentials, type Destination, type Flow, type IncomingRequest, type OutgoingResponse,
+  type RequestResult, type SipApp, type SipRequest, type SipResponse,
+} from '@psi-lab/sip';
+import type { GatewayContext } from '../context.js';
+import { B2bCall, gatewayContact, otherSide, type Side } from './b2b-call.js';
+import { requestHeaders, responseHeaders, type HeaderList } from './headers.js';
+
+let sessionCounter = 0;
+
+/** Where a dialog-creating request is relayed to, decided by the side's policy. */
+export interface RelayPlan {
+  /** The side the request came from. */
+  from: Side;
+  uri: string;
+  destination: Partial<Destination>;
+  fromHeader: string;
+  toHeader: string;
+  /** The set-side user of this dialog (caller or callee). */
+  setUser: string;
+  /** Extra headers for the new request (e.g. Refer-To rewritten). */
+  headers?: HeaderList;
+}
+
+/**
+ * Relay a dialog-creating request (INVITE, SUBSCRIBE, REFER) as a back-to-back agent: a new
+ * request on the other side, provisional responses and the final one carried back, CANCEL
+ * passed on, SDP rewritten to the gateway's media ports, and both legs' dialogs remembered so
+ * that later requests (re-INVITE, UPDATE, PRACK, BYE, NOTIFY...) find their way.
+ */
+export async function relayNewDialog(ctx: GatewayContext, req: IncomingRequest, res: OutgoingResponse, plan: RelayPlan): Promise<void> {
+  const call = new B2bCall(ctx, req.method, plan.from);
+  try {
+    await relay(ctx, call, req, res, plan);
+  } catch (e) {
+    call.end('relay failed');
+    throw e;
+  }
+}
+
+async function relay(ctx: GatewayContext, call: B2bCall, req: IncomingRequest, res: OutgoingResponse, plan: RelayPlan): Promise<void> {
+  const to = otherSide(plan.from);
+  const toApp = to === 'set' ? ctx.setApp : ctx.pbx.app;
+  const fromApp = plan.from === 'set' ? ctx.setApp : ctx.pbx.app;
+  call.setUser = plan.setUser;
+  call.inviteSeq[plan.from] = req.msg.cseq.seq;
+  call.setLeg(plan.from, Dialog.fromIncoming(fromApp, req, res.toTag, { keepFlow: plan.from === 'set', protocol: sideProtocol(ctx, plan.from) }));
+  if (req.method === 'INVITE') call.media = ctx.media.createSession(`${req.callId}#${++sessionCounter}`);
+
+  let transaction: ClientInviteTransaction | undefined;
+  let sent: SipRequest | undefined;
+  req.on('cancel', () => void transaction?.cancel('SIP;cause=487;text="the caller cancelled"'));
+  // Provisional responses are relayed in order, each after its SDP is rewritten.
+  let provisionals = Promise.resolve();
+  const auth: Credentials | undefined = to === 'pbx' ? ctx.pbx.icp(plan.setUser) : undefined;
+
+  let result: RequestResult;
+  try {
+    const body = await call.body(plan.from, req.msg);
+    result = await toApp.request({
+      method: req.method, uri: plan.uri, destination: plan.destination,
+      from: plan.fromHeader, to: plan.toHeader, callId: ctx.pbx.newCallId(),
+      headers: [...requestHeaders(req.msg), ...(plan.headers ?? []), ['Contact', gatewayContact(ctx, to, plan.destination.flow)]], body, auth,
+      onTransaction: (tx) => {
+        if (tx instanceof ClientInviteTransaction) transaction = tx;
+        sent = tx.request;
+        call.inviteSeq[to] = tx.request.cseq.seq;
+        if (req.canceled) void transaction?.cancel();
+      },
+      onProvisional: (response) => {
+        if (response.status === 100) return;
+        provisionals = provisionals.then(() => relayProvisional(ctx, call, to, toApp, sent, plan.destination.flow, response, res, req.flow)).catch(() => undefined);
+      },
+    });
+  } catch (e) {
+    call.end('no answer from the other side');
+    if (!res.finalResponseSent) void res.send(/timeout/.test((e as Error).message) ? 408 : 503);
+    return;
+  }
+  await provisionals;
+  const response = result.response;
+  if (response.status >= 300) {
+    call.end(`refused ${response.status}`);
+    if (!res.finalResponseSent) void res.send(outwardStatus(response.status), response.reason, { headers: responseHeaders(response) });
+    return;
+  }
+  const leg = Dialog.fromResponse(toApp, result.request, response, { flow: to === 'set' ? result.flow : undefined, protocol: sideProtocol(ctx, to) });
+  call.setLeg(to, leg);
+  if (req.canceled || res.finalResponseSent) {
+    // The caller gave up while the callee answered: end the leg that did answer.
+    void leg.request('BYE', { auth }).catch(() => undefined);
+    call.end('answered after cancel');
+    return;
+  }
+  const body = await call.body(to, response);
+  call.markEstablished();
+  const answer = await res.send(response.status, response.reason, { headers: [...responseHeaders(response), ['Contact', gatewayContact(ctx, plan.from, req.flow)]], body });
+  if (req.method === 'INVITE' && req.flow.protocol === 'udp') retransmitUntilAck(ctx, call, res, answer);
+  if (req.method !== 'INVITE' && req.method !== 'SUBSCRIBE' && req.method !== 'REFER') call.end('no dialog');
+}
+
+async function relayProvisional(ctx: GatewayContext, call: B2bCall, to: Side, toApp: SipApp, sent: SipRequest | undefined, setFlow: Flow | undefined, response: SipResponse, res: OutgoingResponse, replyFlow: Flow): Promise<void> {
+  if (res.finalResponseSent || call.ended) return;
+  // An early dialog (RFC 3261 §12.1): PRACK and UPDATE may cross the gateway before the answer.
+  const tag = response.to.tag;
+  if (sent && tag && call.legs[to]?.state.remoteTag !== tag) {
+    call.setLeg(to, Dialog.fromResponse(toApp, sent, response, { flow: to === 'set' ? setFlow : undefined, protocol: sideProtocol(ctx, to) }));
+  }
+  const body = await call.body(to, response);
+  if (res.finalResponseSent) return;
+  await res.send(response.status, response.reason, { headers: [...responseHeaders(response), ['Contact', gatewayContact(ctx, otherSide(to), replyFlow)]], body });
+}
+
+/**
+ * Over UDP the UAS core repeats its 2xx until the ACK comes (RFC 3261 §13.3.1.4); without an
+ * ACK in 32 s the call is hung up on both sides.
+ */
+function retransmitUntilAck(ctx: GatewayContext, call: B2bCall, res: OutgoingResponse, response: SipResponse): void {
+  const T1 = 500;
+  const T2 = 4000;
+  let interval = T1;
+  let waited = 0;
+  const tick = (): void => {
+    if (call.ended || call.acked) return;
+    if (waited >= 64 * T1) {
+      ctx.logger.warn({ method: call.method }, 'no ACK for a 2xx: hanging up');
+      for (const side of ['set', 'pbx'] as const) void call.legs[side]?.request('BYE', { auth: side === 'pbx' ? call.icpAuth() : undefined }).catch(() => undefined);
+      call.end('no ACK');
+      return;
+    }
+    void res.relay(response);
+    waited += interval;
+    interval = Math.min(2 * interval, T2);
+    setTimeout(tick, interval).unref();
+  };
+  setTimeout(tick, interval).unref();
+}
+
+/** A challenge from the pbx means the gateway's own ICP credentials failed: not the set's to answer. */
+export function outwardStatus(status: number): number {
+  return status === 401 || status === 407 ? 403 : status;
+}
+
+function sideProtocol(ctx: GatewayContext, side: Side): 'udp' | 'tcp' | undefined {
+  return side === 'pbx' ? ctx.pbx.target.transport : undefined;
+}

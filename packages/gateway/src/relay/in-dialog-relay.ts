@@ -1,0 +1,91 @@
+import type { Dialog, IncomingRequest, Middleware, OutgoingResponse, RequestResult } from '@psi-lab/sip';
+import type { GatewayContext } from '../context.js';
+import { CONTACT_METHODS, gatewayContact, otherSide, type B2bCall, type Side } from './b2b-call.js';
+import { outwardStatus } from './dialog-relay.js';
+import { requestHeaders, responseHeaders, rewriteReferTo, type HeaderList } from './headers.js';
+
+/**
+ * Requests inside a relayed dialog (a To tag of ours): found by Call-ID and tag among the dialogs
+ * of the side they came from, then carried to the other leg with that leg's Call-ID, tags and
+ * CSeq. Unknown dialogs get 481; a set-side dialog only takes requests from its own set.
+ */
+export function inDialogRelay(ctx: GatewayContext, side: Side): Middleware {
+  return (req, res, next) => {
+    if (req.msg.to.tag === undefined) return next();
+    const dialog = ctx.dialogs[side].match(req.msg);
+    if (!dialog) return void res.send(481);
+    const kept = dialog.state.flow;
+    if (side === 'set' && kept && kept.remote.address !== req.sourceAddress) {
+      return void res.send(403, 'Forbidden (not from the dialog\'s set)');
+    }
+    void relayInDialog(ctx, dialog.owner as B2bCall, side, dialog, req, res);
+  };
+}
+
+async function relayInDialog(ctx: GatewayContext, call: B2bCall, side: Side, dialog: Dialog, req: IncomingRequest, res: OutgoingResponse): Promise<void> {
+  dialog.noteRequest(req.msg);
+  const to = otherSide(side);
+  const target = call.legs[to];
+  if (!target || call.ended) return void res.send(481);
+  const method = req.method;
+  const headers = translateHeaders(ctx, call, side, req);
+  if (CONTACT_METHODS.has(method)) headers.push(['Contact', gatewayContact(ctx, to, target.state.flow)]);
+  let result: RequestResult;
+  try {
+    const body = await call.body(side, req.msg);
+    result = await target.request(method, {
+      headers, body, auth: to === 'pbx' ? call.icpAuth() : undefined,
+      onProvisional: (r) => {
+        if (method === 'INVITE' && r.status > 100 && !res.finalResponseSent) {
+          void call.body(to, r).then((b) => {
+            if (!res.finalResponseSent) void res.send(r.status, r.reason, { headers: responseHeaders(r), body: b });
+          });
+        }
+      },
+    });
+  } catch (e) {
+    if (method === 'BYE') {
+      // A BYE ends the dialog whatever the far side says (RFC 3261 §15.1.2).
+      call.end('bye (far side unreachable)');
+      return void res.send(200);
+    }
+    ctx.logger.info({ method, err: (e as Error).message }, 'in-dialog request not relayed');
+    return void res.send(/timeout/.test((e as Error).message) ? 408 : 503);
+  }
+  const response = result.response;
+  const body = await call.body(to, response);
+  const back = responseHeaders(response);
+  if (response.status < 300 && CONTACT_METHODS.has(method)) back.push(['Contact', gatewayContact(ctx, side, req.flow)]);
+  if (!res.finalResponseSent) void res.send(outwardStatus(response.status), response.reason, { headers: back, body });
+  if (method === 'BYE' || response.status === 481) call.end(method === 'BYE' ? 'bye' : 'dialog gone (481)');
+  else if (method === 'NOTIFY' && !call.isCall && /^\s*terminated/i.test(req.get('subscription-state') ?? '')) call.end('subscription terminated');
+}
+
+function translateHeaders(ctx: GatewayContext, call: B2bCall, side: Side, req: IncomingRequest): HeaderList {
+  const to = otherSide(side);
+  const headers = requestHeaders(req.msg);
+  const rack = req.get('rack');
+  if (rack) {
+    // RAck names the INVITE by its CSeq on this leg (RFC 3262 §7.2): give the other leg's.
+    const [rseq, , method] = rack.trim().split(/\s+/);
+    headers.push(['RAck', `${rseq} ${call.inviteSeq[to] ?? 1} ${method ?? 'INVITE'}`]);
+  }
+  const referTo = req.get('refer-to');
+  if (referTo) {
+    const hostport = to === 'pbx' ? `${ctx.pbx.domain}:${ctx.pbx.target.port}` : ctx.publicAddress;
+    headers.push(['Refer-To', rewriteReferTo(referTo, hostport, (replaces) => mapReplaces(ctx, side, replaces))]);
+  }
+  return headers;
+}
+
+/** `callid;to-tag=A;from-tag=B` of a dialog on one side → the same call's dialog on the other side. */
+function mapReplaces(ctx: GatewayContext, side: Side, replaces: string): string | undefined {
+  const [callId, ...params] = replaces.split(';');
+  const toTag = params.find((p) => p.toLowerCase().startsWith('to-tag='))?.slice(7);
+  const fromTag = params.find((p) => p.toLowerCase().startsWith('from-tag='))?.slice(9);
+  const local = [toTag, fromTag].map((tag) => (tag ? ctx.dialogs[side].get(callId, tag) : undefined)).find((d) => d);
+  const call = local?.owner as B2bCall | undefined;
+  const other = call?.legs[otherSide(side)];
+  if (!other) return undefined;
+  return `${other.state.callId};to-tag=${other.state.remoteTag};from-tag=${other.state.localTag}`;
+}

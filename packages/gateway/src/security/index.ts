@@ -1,0 +1,10 @@
+export { AccessList, type AccessRule, type AccessListName } from './access-list.js';
+export {
+  AbuseBlocker,
+  DEFAULT_MAX_TRACKED_KEYS,
+  type AbuseBlockerOptions,
+  type AbusePolicy,
+  type BlockKind,
+  type BlockReason,
+} from './abuse-blocker.js';
+export { isScannerUserAgent, KNOWN_SCANNER_USER_AGENTS } from './scanners.js';

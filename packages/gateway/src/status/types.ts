@@ -1,0 +1,89 @@
+/** What the status page, the JSON API and /metrics show: a snapshot the gateway assembles on demand. */
+export interface GatewayStatus {
+  /** ISO time the gateway started. */
+  startedAt: string;
+  listeners: Array<{ protocol: string; address: string; port: number; path?: string }>;
+  pbx: {
+    /** `address:port/transport` of the one pbx. */
+    target: string;
+    /** Set credentials currently cached from the pbx. */
+    credentials: number;
+    /** ISO time of the last successful credential refresh, undefined before the first. */
+    credentialsRefreshedAt?: string;
+    /** Why the last refresh failed, if it did. */
+    credentialsError?: string;
+  };
+  certificate: { subject: string; validTo: string; fingerprint256: string; loadedAt: string };
+  registrations: RegisteredSetView[];
+  blocks: BlockView[];
+  /** Monotonic counters and current gauges, by name (see COUNTER_HELP for the list). */
+  counters: GatewayCounters;
+}
+
+/** One registered set, as the MBG's Remote-worker status lists it. */
+export interface RegisteredSetView {
+  user: string;
+  /** The device: its +sip.instance when it sent one, else its User-Agent. */
+  device: string;
+  transport: string;
+  /** `address:port` the set's connection comes from (after NAT). */
+  source: string;
+  /** ISO time of the first successful REGISTER of this binding. */
+  since: string;
+  /** ISO time the binding expires unless refreshed. */
+  expires: string;
+}
+
+export interface BlockView {
+  /** A blocked source address or User-Agent. */
+  kind: 'source' | 'user-agent';
+  value: string;
+  reason: 'authentication-failures' | 'flood' | 'manual';
+  /** Failures or requests counted when the block was set. */
+  count: number;
+  since: string;
+  until: string;
+}
+
+export interface GatewayCounters {
+  /** Requests received from sets (all methods). */
+  requests: number;
+  /** Responses 401/407 sent to sets. */
+  challenges: number;
+  authFailures: number;
+  /** Messages dropped: blocked sources, black-listed sources, scanners. */
+  dropped: number;
+  scannersDropped: number;
+  blocksActive: number;
+  blocksTotal: number;
+  registrations: number;
+  /** Open set-side connections (TCP, TLS, WS, WSS). */
+  connections: number;
+  callsActive: number;
+  callsTotal: number;
+  /** Sets removed because a keepalive OPTIONS went unanswered or their flow died. */
+  keepaliveFailures: number;
+  rtpPackets: number;
+  rtpBytes: number;
+  /** Malformed messages answered 400 or dropped. */
+  malformed: number;
+}
+
+/** One line of help per counter: the Prometheus HELP text and the status page's label. */
+export const COUNTER_HELP: Record<keyof GatewayCounters, { help: string; type: 'counter' | 'gauge' }> = {
+  requests: { help: 'SIP requests received from sets', type: 'counter' },
+  challenges: { help: 'Digest challenges (401/407) sent to sets', type: 'counter' },
+  authFailures: { help: 'Requests from sets with wrong credentials', type: 'counter' },
+  dropped: { help: 'Messages dropped unanswered (blocked, black-listed or scanner sources)', type: 'counter' },
+  scannersDropped: { help: 'Requests dropped because their User-Agent is a known scanner', type: 'counter' },
+  blocksActive: { help: 'Sources and User-Agents blocked now', type: 'gauge' },
+  blocksTotal: { help: 'Automatic blocks set since start', type: 'counter' },
+  registrations: { help: 'Sets registered through the gateway', type: 'gauge' },
+  connections: { help: 'Open set-side connections (TCP, TLS, WS, WSS)', type: 'gauge' },
+  callsActive: { help: 'Calls in progress through the gateway', type: 'gauge' },
+  callsTotal: { help: 'Calls set up through the gateway since start', type: 'counter' },
+  keepaliveFailures: { help: 'Registrations removed because the set stopped answering or its connection died', type: 'counter' },
+  rtpPackets: { help: 'RTP and RTCP packets relayed', type: 'counter' },
+  rtpBytes: { help: 'RTP and RTCP bytes relayed', type: 'counter' },
+  malformed: { help: 'Malformed SIP messages answered 400 or dropped', type: 'counter' },
+};

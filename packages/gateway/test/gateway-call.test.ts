@@ -1,0 +1,144 @@
+import { Dialog, type RequestResult } from '@psi-lab/sip';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGatewayLab, type GatewayLab } from './helpers/gateway-lab.js';
+import { TestSet, waitFor } from './helpers/test-set.js';
+
+const HOST = '127.0.0.22';
+
+describe('calls through gateway → pbx → gateway', () => {
+  let lab: GatewayLab;
+  let alice: TestSet;
+  let bob: TestSet;
+
+  beforeAll(async () => {
+    lab = await startGatewayLab(HOST, { media: { portMin: 42000, portMax: 42399 } });
+    alice = await new TestSet({ user: '1001', password: 'alice-secret-1', protocol: 'tls', host: HOST, port: 5061, ca: lab.ca }).start();
+    bob = await new TestSet({ user: '1002', password: 'bob-secret-22', protocol: 'wss', host: HOST, port: 8443, path: '/sip', ca: lab.ca }).start();
+    expect((await alice.register()).response.status).toBe(200);
+    expect((await bob.register()).response.status).toBe(200);
+  });
+  afterAll(async () => {
+    await alice.close();
+    await bob.close();
+    await lab.close();
+  });
+
+  /** Bob answers: 180, then 200 with his SDP. */
+  const bobAnswers = (): void => {
+    bob.onInvite = (_req, res) => {
+      void res.send(180);
+      setTimeout(() => void res.send(200, { body: bob.sdp(), headers: { 'Content-Type': 'application/sdp' } }), 50);
+    };
+  };
+
+  async function establish(): Promise<{ result: RequestResult; aliceLeg: Dialog; bobLeg: Dialog }> {
+    bobAnswers();
+    const invitesBefore = bob.invites.length;
+    const result = await alice.call('1002');
+    expect(result.response.status).toBe(200);
+    await waitFor(() => bob.invites.length > invitesBefore);
+    const bobInvite = bob.invites[bob.invites.length - 1];
+    const aliceLeg = Dialog.fromResponse(alice.app, result.request, result.response, { flow: result.flow });
+    // Bob's end of his dialog: the To tag he answered with is in the ACK the gateway sent.
+    await waitFor(() => lab.gateway.context.dialogs.set.size >= 2);
+    const bobTag = [...lab.gateway.context.dialogs.set.values()].map((d) => d.state).find((s) => s.callId === bobInvite.callId)!.remoteTag;
+    const bobLeg = Dialog.fromIncoming(bob.app, bobInvite, bobTag, { keepFlow: true });
+    return { result, aliceLeg, bobLeg };
+  }
+
+  it('a call connects with RTP relayed both ways, and neither side sees the other\'s addresses', async () => {
+    const { result, aliceLeg } = await establish();
+    const invite = bob.invites[bob.invites.length - 1];
+    // Topology hiding: Bob sees only the gateway; Alice too.
+    const bobView = invite.toString();
+    expect(bobView).not.toMatch(/:5070\b/);
+    expect(bobView).not.toMatch(/:5062\b/);
+    expect(invite.get('from')).toContain('1001');
+    const answer = result.response.body.toString();
+    expect(answer).toContain(`c=IN IP4 ${HOST}`);
+    expect(answer).not.toContain(String(bob.rtp.address().port));
+    const offer = invite.body.toString();
+    expect(offer).toContain(`c=IN IP4 ${HOST}`);
+    expect(offer).not.toContain(`m=audio ${alice.rtp.address().port} `);
+    expect(result.response.toString()).not.toMatch(/:5070\b|:5062\b/);
+
+    alice.sendRtp(answer, 'hello-from-alice');
+    await waitFor(() => bob.heard('hello-from-alice'), 3000, 'Alice\'s RTP at Bob');
+    bob.sendRtp(offer, 'hello-from-bob');
+    await waitFor(() => alice.heard('hello-from-bob'), 3000, 'Bob\'s RTP at Alice');
+    expect(lab.gateway.status().counters.rtpPackets).toBeGreaterThan(0);
+    expect(lab.gateway.status().counters.callsActive).toBeGreaterThan(0);
+
+    const bye = await aliceLeg.request('BYE');
+    expect(bye.response.status).toBe(200);
+    await waitFor(() => bob.requests.some((r) => r.method === 'BYE' && r.callId === invite.callId));
+    await waitFor(() => lab.gateway.status().counters.callsActive === 0, 3000, 'calls to end');
+  });
+
+  it('re-INVITE (hold), INFO, MESSAGE and UPDATE cross in both directions; Bob hangs up', async () => {
+    const { aliceLeg, bobLeg } = await establish();
+    const hold = alice.sdp().replace('a=rtpmap:0 PCMU/8000', 'a=rtpmap:0 PCMU/8000\r\na=sendonly');
+    const reinvite = await aliceLeg.request('INVITE', { body: hold, headers: { 'Content-Type': 'application/sdp' } });
+    expect(reinvite.response.status).toBe(200);
+    const info = await aliceLeg.request('INFO', { body: 'Signal=5\r\nDuration=160\r\n', headers: { 'Content-Type': 'application/dtmf-relay' } });
+    expect(info.response.status).toBe(200);
+    const relayedInfo = bob.requests.find((r) => r.method === 'INFO');
+    expect(relayedInfo?.body.toString()).toContain('Signal=5');
+    expect(relayedInfo?.get('content-type')).toBe('application/dtmf-relay');
+    const message = await bobLeg.request('MESSAGE', { body: 'hi alice', headers: { 'Content-Type': 'text/plain' } });
+    expect(message.response.status).toBe(200);
+    await waitFor(() => alice.requests.some((r) => r.method === 'MESSAGE' && r.body.toString() === 'hi alice'));
+    const update = await bobLeg.request('UPDATE', { body: bob.sdp(), headers: { 'Content-Type': 'application/sdp' } });
+    expect(update.response.status).toBe(200);
+    const bye = await bobLeg.request('BYE');
+    expect(bye.response.status).toBe(200);
+    await waitFor(() => alice.requests.some((r) => r.method === 'BYE'));
+  });
+
+  it('REFER and its NOTIFY cross inside a call', async () => {
+    const { aliceLeg, bobLeg } = await establish();
+    const refer = await aliceLeg.request('REFER', { headers: { 'Refer-To': `<sip:1003@${HOST}>`, 'Referred-By': `<sip:1001@${HOST}>` } });
+    expect(refer.response.status).toBe(200);
+    const relayed = bob.requests.find((r) => r.method === 'REFER');
+    expect(relayed?.get('refer-to')).toBe(`<sip:1003@${HOST}>`);
+    const notify = await bobLeg.request('NOTIFY', { body: 'SIP/2.0 200 OK\r\n', headers: { Event: 'refer', 'Subscription-State': 'terminated;reason=noresource', 'Content-Type': 'message/sipfrag' } });
+    expect(notify.response.status).toBe(200);
+    await waitFor(() => alice.requests.some((r) => r.method === 'NOTIFY' && r.get('event') === 'refer'));
+    await aliceLeg.request('BYE');
+  });
+
+  it('the caller cancels a ringing call: the callee gets CANCEL, the caller 487', async () => {
+    bob.onInvite = (_req, res) => void res.send(180);
+    const before = bob.invites.length;
+    let tx: { cancel(): Promise<unknown> } | undefined;
+    const pending = alice.call('1002', {
+      onTransaction: (t) => (tx = t as unknown as { cancel(): Promise<unknown> }),
+      onProvisional: (r) => {
+        if (r.status === 180) void tx?.cancel();
+      },
+    });
+    const { response } = await pending;
+    expect(response.status).toBe(487);
+    await waitFor(() => bob.invites.length > before);
+    const invite = bob.invites[bob.invites.length - 1];
+    await waitFor(() => invite.canceled, 3000, 'CANCEL at Bob');
+    await waitFor(() => lab.gateway.context.dialogs.set.size === 0 && lab.gateway.context.dialogs.pbx.size === 0, 3000, 'dialogs to be forgotten');
+  });
+
+  it('a busy callee: 486 reaches the caller and nothing stays behind', async () => {
+    bob.onInvite = (_req, res) => void res.send(486);
+    const { response } = await alice.call('1002');
+    expect(response.status).toBe(486);
+    await waitFor(() => lab.gateway.context.dialogs.set.size === 0 && lab.gateway.context.dialogs.pbx.size === 0, 3000, 'dialogs to be forgotten');
+  });
+
+  it('a set that drops its connection mid-call hangs the call up toward the other side', async () => {
+    const carol = await new TestSet({ user: '1003', password: 'carol-secret-3', protocol: 'tls', host: HOST, port: 5061, ca: lab.ca }).start();
+    expect((await carol.register()).response.status).toBe(200);
+    bobAnswers();
+    const before = bob.requests.filter((r) => r.method === 'BYE').length;
+    expect((await carol.call('1002')).response.status).toBe(200);
+    await carol.close();
+    await waitFor(() => bob.requests.filter((r) => r.method === 'BYE').length > before, 5000, 'BYE at Bob');
+  });
+});

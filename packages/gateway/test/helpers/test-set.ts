@@ -1,0 +1,109 @@
+import dgram from 'node:dgram';
+import { SipApp, type IncomingRequest, type OutgoingResponse, type RequestOptions, type RequestResult, type TransportProtocol } from '@psi-lab/sip';
+
+export interface SetOptions {
+  user: string;
+  password: string;
+  protocol: TransportProtocol;
+  host: string;
+  port: number;
+  ca?: string;
+  path?: string;
+}
+
+/**
+ * A remote set for tests: a SIP element that registers through the gateway over one transport,
+ * answers what it is told to, and has an RTP socket whose traffic the test can watch.
+ */
+export class TestSet {
+  readonly app: SipApp;
+  readonly invites: IncomingRequest[] = [];
+  readonly requests: IncomingRequest[] = [];
+  rtp!: dgram.Socket;
+  readonly received: Buffer[] = [];
+  onInvite: (req: IncomingRequest, res: OutgoingResponse) => void = (_req, res) => void res.send(486);
+
+  constructor(readonly options: SetOptions) {
+    this.app = new SipApp({ tlsClient: options.ca ? { ca: options.ca } : undefined, timers: { T1: 100 } });
+    this.app.invite((req, res) => {
+      this.invites.push(req);
+      this.onInvite(req, res);
+    });
+    for (const m of ['BYE', 'INFO', 'MESSAGE', 'NOTIFY', 'UPDATE', 'REFER']) {
+      this.app.method(m, (req, res) => {
+        this.requests.push(req);
+        void res.send(200);
+      });
+    }
+  }
+
+  async start(): Promise<this> {
+    if (this.options.protocol === 'udp') await this.app.listen({ protocol: 'udp', host: '127.0.0.1', port: 0 });
+    this.rtp = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => this.rtp.bind(0, '127.0.0.1', resolve));
+    this.rtp.on('message', (m) => this.received.push(m));
+    return this;
+  }
+
+  get destination(): RequestOptions['destination'] {
+    return { protocol: this.options.protocol, address: this.options.host, port: this.options.port, path: this.options.path };
+  }
+
+  get domain(): string {
+    return this.options.host;
+  }
+
+  get contact(): string {
+    return `<sip:${this.options.user}@127.0.0.1:${this.app.transport.sentBy(this.options.protocol).port};transport=${this.options.protocol}>`;
+  }
+
+  sdp(): string {
+    const port = (this.rtp.address()).port;
+    return `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n`;
+  }
+
+  register(expires = 600, password = this.options.password): Promise<RequestResult> {
+    return this.app.request({
+      method: 'REGISTER', uri: `sip:${this.domain}`, destination: this.destination,
+      from: `<sip:${this.options.user}@${this.domain}>`, to: `<sip:${this.options.user}@${this.domain}>`,
+      headers: [['Contact', this.contact], ['Expires', expires]],
+      auth: { username: this.options.user, password },
+    });
+  }
+
+  call(extension: string, extra: Partial<RequestOptions> = {}): Promise<RequestResult> {
+    return this.app.request({
+      method: 'INVITE', uri: `sip:${extension}@${this.domain}`, destination: this.destination,
+      from: `"Test ${this.options.user}" <sip:${this.options.user}@${this.domain}>`, to: `<sip:${extension}@${this.domain}>`,
+      headers: [['Contact', this.contact]], body: this.sdp(),
+      auth: { username: this.options.user, password: this.options.password }, ...extra,
+    });
+  }
+
+  /** Send RTP-ish packets to the address and port an SDP names. */
+  sendRtp(sdp: string, payload: string, count = 5): void {
+    const port = Number(/m=audio (\d+)/.exec(sdp)?.[1]);
+    const address = /c=IN IP4 (\S+)/.exec(sdp)?.[1] ?? '127.0.0.1';
+    for (let i = 0; i < count; i++) {
+      const header = Buffer.from([0x80, 0x00, 0, i, 0, 0, 0, i, 0, 0, 0, 1]);
+      this.rtp.send(Buffer.concat([header, Buffer.from(payload)]), port, address);
+    }
+  }
+
+  heard(payload: string): boolean {
+    return this.received.some((b) => b.subarray(12).toString() === payload);
+  }
+
+  async close(): Promise<void> {
+    this.rtp?.close();
+    await this.app.close();
+  }
+}
+
+export async function waitFor(condition: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,0 +1,240 @@
+import dgram from 'node:dgram';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { MediaRelay, RtpPortPool, RtpPortsExhaustedError, SessionDescription, type MediaSession } from '../src/media/index.js';
+
+const HOST = '127.0.0.1';
+// This file's own ports (test files run in parallel): gateway pool, fixed endpoint ports, small pools.
+const POOL = { min: 41200, max: 41299 };
+const SET_ENDPOINT_PORT = 41300;
+const REUSE_POOL = { min: 41350, max: 41353 };
+const EXHAUST_POOL = { min: 41360, max: 41365 };
+
+interface Datagram {
+  msg: Buffer;
+  port: number;
+}
+
+/** A UDP socket on 127.0.0.1 standing in for a phone's or the pbx's media port. */
+class Endpoint {
+  private readonly queue: Datagram[] = [];
+  private readonly waiters: Array<(d: Datagram) => void> = [];
+
+  private constructor(readonly socket: dgram.Socket) {
+    socket.on('message', (msg, rinfo) => {
+      const datagram = { msg, port: rinfo.port };
+      const waiter = this.waiters.shift();
+      if (waiter) waiter(datagram);
+      else this.queue.push(datagram);
+    });
+  }
+
+  static open(port = 0): Promise<Endpoint> {
+    const socket = dgram.createSocket('udp4');
+    return new Promise((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(port, HOST, () => resolve(new Endpoint(socket)));
+    });
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  send(payload: string | Buffer, port: number): Promise<void> {
+    const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
+    return new Promise((resolve, reject) => this.socket.send(data, port, HOST, (err) => (err ? reject(err) : resolve())));
+  }
+
+  next(): Promise<Datagram> {
+    const queued = this.queue.shift();
+    return queued ? Promise.resolve(queued) : new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.socket.close(() => resolve()));
+  }
+}
+
+const sdp = (origin: string, port: number, ...attributes: string[]): string =>
+  [`v=0`, `o=${origin} 1 1 IN IP4 ${HOST}`, 's=-', `c=IN IP4 ${HOST}`, 't=0 0', `m=audio ${port} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', ...attributes]
+    .map((l) => `${l}\r\n`)
+    .join('');
+
+const audioPort = (text: Buffer): number => SessionDescription.parse(text).media[0].port;
+
+describe('MediaRelay over real UDP', () => {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    while (cleanups.length > 0) await cleanups.pop()!();
+  });
+
+  async function endpoint(port = 0): Promise<Endpoint> {
+    const e = await Endpoint.open(port);
+    cleanups.push(() => e.close());
+    return e;
+  }
+
+  function relay(range = POOL): MediaRelay {
+    const r = new MediaRelay({ setSideAddress: HOST, pbxSideAddress: HOST, portMin: range.min, portMax: range.max });
+    cleanups.push(() => r.close());
+    return r;
+  }
+
+  /** A set (RTP on a fixed port, RTCP on port + 1) calls the pbx (RTCP on its own a=rtcp port). */
+  async function establishedCall(): Promise<{ session: MediaSession; r: MediaRelay; set: Endpoint; setRtcp: Endpoint; pbx: Endpoint; pbxRtcp: Endpoint; gwSet: number; gwPbx: number }> {
+    const [set, setRtcp, pbx, pbxRtcp] = await Promise.all([endpoint(SET_ENDPOINT_PORT), endpoint(SET_ENDPOINT_PORT + 1), endpoint(), endpoint()]);
+    const r = relay();
+    const session = r.createSession('call-1');
+    const gwPbx = audioPort(await session.rewrite('set', sdp('set', set.port)));
+    const gwSet = audioPort(await session.rewrite('pbx', sdp('pbx', pbx.port, `a=rtcp:${pbxRtcp.port}`)));
+    return { session, r, set, setRtcp, pbx, pbxRtcp, gwSet, gwPbx };
+  }
+
+  it('relays RTP both ways, payload intact, from the gateway ports', async () => {
+    const { session, r, set, pbx, gwSet, gwPbx } = await establishedCall();
+    expect(session.localPorts('set')[0]?.rtp).toBe(gwSet);
+    expect(session.localPorts('pbx')[0]?.rtp).toBe(gwPbx);
+
+    await set.send('hello from the set', gwSet);
+    const atPbx = await pbx.next();
+    expect(atPbx.msg.toString()).toBe('hello from the set');
+    expect(atPbx.port).toBe(gwPbx);
+
+    await pbx.send('hello from the pbx!', gwPbx);
+    const atSet = await set.next();
+    expect(atSet.msg.toString()).toBe('hello from the pbx!');
+    expect(atSet.port).toBe(gwSet);
+
+    expect(session.stats).toEqual({ setToPbx: { packets: 1, bytes: 18 }, pbxToSet: { packets: 1, bytes: 19 }, dropped: 0 });
+    expect(r.stats).toEqual({ sessions: 1, activeSessions: 1, packets: 2, bytes: 37 });
+  });
+
+  it('relays RTCP between the RTCP ports (port + 1 and a=rtcp)', async () => {
+    const { set, setRtcp, pbx, pbxRtcp, gwSet, gwPbx } = await establishedCall();
+    await setRtcp.send('set RTCP', gwSet + 1);
+    const atPbx = await pbxRtcp.next();
+    expect(atPbx.msg.toString()).toBe('set RTCP');
+    expect(atPbx.port).toBe(gwPbx + 1);
+
+    await pbxRtcp.send('pbx RTCP', gwPbx + 1);
+    expect((await setRtcp.next()).msg.toString()).toBe('pbx RTCP');
+    expect(set.pending + pbx.pending).toBe(0);
+  });
+
+  it('relays muxed RTCP over the RTP ports when both sides use rtcp-mux', async () => {
+    const [set, pbx] = await Promise.all([endpoint(), endpoint()]);
+    const session = relay().createSession('mux');
+    const gwPbx = audioPort(await session.rewrite('set', sdp('set', set.port, 'a=rtcp-mux')));
+    const answer = (await session.rewrite('pbx', sdp('pbx', pbx.port, 'a=rtcp-mux'))).toString();
+    expect(answer).toContain('a=rtcp-mux\r\n');
+    const gwSet = audioPort(Buffer.from(answer));
+    const rtcpSenderReport = Buffer.from([0x80, 200, 0, 6, 1, 2, 3, 4]);
+    await set.send(rtcpSenderReport, gwSet);
+    expect((await pbx.next()).msg).toEqual(rtcpSenderReport);
+    await pbx.send('rtp back', gwPbx);
+    expect((await set.next()).msg.toString()).toBe('rtp back');
+  });
+
+  it('drops, and counts, packets sent before the other side is known', async () => {
+    const set = await endpoint();
+    const session = relay().createSession('early');
+    await session.rewrite('set', sdp('set', set.port));
+    const gwSet = session.localPorts('set')[0]!.rtp;
+    await set.send('too early', gwSet);
+    await vi.waitFor(() => expect(session.stats.dropped).toBe(1));
+    expect(session.stats.setToPbx.packets).toBe(0);
+  });
+
+  it('latches to where the set really sends from (NAT) and ignores other sources', async () => {
+    const [advertised, natted, intruder, pbx] = await Promise.all([endpoint(), endpoint(), endpoint(), endpoint()]);
+    const session = relay().createSession('nat');
+    const gwPbx = audioPort(await session.rewrite('set', sdp('set', advertised.port)));
+    const gwSet = audioPort(await session.rewrite('pbx', sdp('pbx', pbx.port)));
+
+    await natted.send('first', gwSet);
+    expect((await pbx.next()).msg.toString()).toBe('first');
+    await pbx.send('reply', gwPbx);
+    expect((await natted.next()).msg.toString()).toBe('reply');
+
+    await intruder.send('injected', gwSet);
+    await vi.waitFor(() => expect(session.stats.dropped).toBe(1));
+    await natted.send('second', gwSet);
+    expect((await pbx.next()).msg.toString()).toBe('second');
+    expect(advertised.pending + intruder.pending).toBe(0);
+
+    // A new SDP from the set (re-INVITE) lets it latch again, from wherever it now sends.
+    const reoffer = await session.rewrite('set', sdp('set', advertised.port));
+    expect(audioPort(reoffer)).toBe(gwPbx);
+    await intruder.send('after re-offer', gwSet);
+    expect((await pbx.next()).msg.toString()).toBe('after re-offer');
+    await pbx.send('to the new source', gwPbx);
+    expect((await intruder.next()).msg.toString()).toBe('to the new source');
+    expect(natted.pending).toBe(0);
+  });
+
+  it('keeps the gateway ports across a re-offer and follows the new destination', async () => {
+    const { session, set, gwSet, gwPbx } = await establishedCall();
+    const moved = await endpoint();
+    const reoffer = await session.rewrite('pbx', sdp('pbx', moved.port));
+    expect(audioPort(reoffer)).toBe(gwSet);
+    expect(session.localPorts('pbx')[0]?.rtp).toBe(gwPbx);
+    await set.send('to the moved pbx', gwSet);
+    expect((await moved.next()).msg.toString()).toBe('to the moved pbx');
+  });
+
+  it('returns ports on close, so a new session can take them', async () => {
+    const set = await endpoint();
+    const r = relay(REUSE_POOL);
+    const first = r.createSession('first');
+    await first.rewrite('set', sdp('set', set.port));
+    const ports = [first.localPorts('set')[0], first.localPorts('pbx')[0]];
+
+    const second = r.createSession('second');
+    await expect(second.rewrite('set', sdp('set', set.port))).rejects.toThrow(RtpPortsExhaustedError);
+
+    await first.close();
+    await first.close();
+    expect(first.closed).toBe(true);
+    await expect(first.rewrite('set', sdp('set', set.port))).rejects.toThrow(/media session first is closed/);
+    expect(r.stats.activeSessions).toBe(1);
+
+    await second.rewrite('set', sdp('set', set.port));
+    const reused = [second.localPorts('set')[0], second.localPorts('pbx')[0]];
+    expect(reused.map((p) => p?.rtp).sort()).toEqual(ports.map((p) => p?.rtp).sort());
+  });
+});
+
+describe('RtpPortPool', () => {
+  it('hands out even pairs, skips ports in use elsewhere, and says when it is exhausted', async () => {
+    // Another process's socket on the middle pair's RTP port.
+    const foreign = await Endpoint.open(EXHAUST_POOL.min + 2);
+    const pool = new RtpPortPool(EXHAUST_POOL.min, EXHAUST_POOL.max);
+    try {
+      const a = await pool.allocate(HOST);
+      const b = await pool.allocate(HOST);
+      expect([a.rtpPort, b.rtpPort]).toEqual([EXHAUST_POOL.min, EXHAUST_POOL.min + 4]);
+      expect([a.rtcpPort, b.rtcpPort]).toEqual([EXHAUST_POOL.min + 1, EXHAUST_POOL.min + 5]);
+      expect(pool.inUse(HOST)).toBe(2);
+      const exhausted = pool.allocate(HOST);
+      await expect(exhausted).rejects.toThrow(RtpPortsExhaustedError);
+      await expect(exhausted).rejects.toThrow(`no free RTP port pair in ${EXHAUST_POOL.min}–${EXHAUST_POOL.max} on ${HOST}`);
+
+      await pool.release(b);
+      const again = await pool.allocate(HOST);
+      expect(again.rtpPort).toBe(EXHAUST_POOL.min + 4);
+      await Promise.all([pool.release(a), pool.release(again)]);
+      expect(pool.inUse(HOST)).toBe(0);
+    } finally {
+      await foreign.close();
+    }
+  });
+
+  it('refuses a range without an even/odd pair', () => {
+    expect(() => new RtpPortPool(41371, 41371)).toThrow(/holds no even\/odd port pair/);
+    expect(() => new RtpPortPool(41380, 41370)).toThrow(RangeError);
+  });
+});

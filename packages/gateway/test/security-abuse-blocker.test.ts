@@ -1,0 +1,272 @@
+import { describe, expect, it } from 'vitest';
+import type { BlockView } from '../src/status/types.js';
+import { AbuseBlocker, AccessList, DEFAULT_MAX_TRACKED_KEYS, type AbuseBlockerOptions, type AbusePolicy } from '../src/security/index.js';
+
+const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
+const POLICY: AbusePolicy = { maxAuthFailures: 3, maxRequestsPerWindow: 5, windowSeconds: 10, blockSeconds: 60 };
+
+/** A blocker on a fake clock, with the blocks it reported. */
+function setup(options: Partial<AbuseBlockerOptions> = {}) {
+  const clock = { ms: T0 };
+  const reported: BlockView[] = [];
+  const blocker = new AbuseBlocker({
+    policy: POLICY,
+    now: () => clock.ms,
+    onBlock: (block) => reported.push(block),
+    ...options,
+  });
+  const advance = (seconds: number) => {
+    clock.ms += seconds * 1000;
+  };
+  return { blocker, clock, reported, advance };
+}
+
+/** `n` distinct IPv4 addresses in 10.0.0.0/8. */
+function address(n: number): string {
+  return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+}
+
+describe('AbuseBlocker: authentication failures', () => {
+  it('blocks a source after maxAuthFailures within the window, and reports it', () => {
+    const { blocker, reported } = setup();
+    blocker.recordAuthFailure('203.0.113.9', 'Mitel 6867i');
+    blocker.recordAuthFailure('203.0.113.9', 'Mitel 6867i');
+    expect(blocker.allowsSource('203.0.113.9')).toBe(true);
+    blocker.recordAuthFailure('203.0.113.9', 'Mitel 6867i');
+    expect(blocker.allowsSource('203.0.113.9')).toBe(false);
+    expect(blocker.allowsSource('203.0.113.10')).toBe(true);
+    expect(reported).toContainEqual(
+      expect.objectContaining({ kind: 'source', value: '203.0.113.9', reason: 'authentication-failures', count: 3 }),
+    );
+  });
+
+  it('does not block failures spread wider than the window, whatever its alignment', () => {
+    const { blocker, advance } = setup();
+    blocker.recordAuthFailure('203.0.113.9');
+    advance(6);
+    blocker.recordAuthFailure('203.0.113.9');
+    advance(6); // the first failure is now 12 s old: two within any 10 s
+    blocker.recordAuthFailure('203.0.113.9');
+    expect(blocker.allowsSource('203.0.113.9')).toBe(true);
+    advance(3); // failures at 6, 12 and 15 s: three within 10 s
+    blocker.recordAuthFailure('203.0.113.9');
+    expect(blocker.allowsSource('203.0.113.9')).toBe(false);
+  });
+
+  it('does not forgive failures after a success (one known password must not cover the guessing)', () => {
+    const { blocker } = setup();
+    blocker.recordAuthFailure('203.0.113.9');
+    blocker.recordAuthFailure('203.0.113.9');
+    blocker.recordAuthSuccess('203.0.113.9');
+    blocker.recordAuthFailure('203.0.113.9');
+    expect(blocker.allowsSource('203.0.113.9')).toBe(false);
+  });
+
+  it('blocks a User-Agent failing from many sources, without blocking those sources', () => {
+    const { blocker, reported } = setup();
+    for (let i = 1; i <= 3; i++) blocker.recordAuthFailure(`198.51.100.${i}`, 'friendly-guesser');
+    expect(blocker.allowsUserAgent('friendly-guesser')).toBe(false);
+    expect(blocker.allowsUserAgent('  friendly-guesser ')).toBe(false);
+    expect(blocker.allowsUserAgent('Mitel 6867i')).toBe(true);
+    for (let i = 1; i <= 3; i++) expect(blocker.allowsSource(`198.51.100.${i}`)).toBe(true);
+    expect(reported).toEqual([expect.objectContaining({ kind: 'user-agent', value: 'friendly-guesser', count: 3 })]);
+  });
+
+  it('never blocks an absent or empty User-Agent', () => {
+    const { blocker } = setup();
+    for (let i = 1; i <= 10; i++) {
+      blocker.recordAuthFailure(`198.51.100.${i}`);
+      blocker.recordAuthFailure(`198.51.100.${i + 100}`, '');
+      blocker.recordAuthFailure(`198.51.100.${i + 200}`, '   ');
+    }
+    expect(blocker.allowsUserAgent(undefined)).toBe(true);
+    expect(blocker.allowsUserAgent('')).toBe(true);
+    expect(blocker.list()).toEqual([]);
+  });
+
+  it('counts an IPv4-mapped source and its IPv4 spelling as one source', () => {
+    const { blocker } = setup();
+    blocker.recordAuthFailure('::ffff:203.0.113.9');
+    blocker.recordAuthFailure('203.0.113.9');
+    blocker.recordAuthFailure('::FFFF:203.0.113.9');
+    expect(blocker.allowsSource('203.0.113.9')).toBe(false);
+    expect(blocker.allowsSource('::ffff:203.0.113.9')).toBe(false);
+    expect(blocker.list().map((b) => b.value)).toEqual(['203.0.113.9']);
+  });
+
+  it('blocks IPv6 sources under their canonical spelling', () => {
+    const { blocker } = setup();
+    blocker.recordAuthFailure('2001:DB8:0:0:0:0:0:1');
+    blocker.recordAuthFailure('[2001:db8::1]');
+    blocker.recordAuthFailure('2001:db8::1');
+    expect(blocker.allowsSource('2001:0db8::0001')).toBe(false);
+    expect(blocker.list()[0]?.value).toBe('2001:db8::1');
+  });
+});
+
+describe('AbuseBlocker: request floods', () => {
+  it('allows maxRequestsPerWindow requests and blocks the source on the next one', () => {
+    const { blocker, reported } = setup();
+    for (let i = 0; i < 5; i++) expect(blocker.recordRequest('203.0.113.50')).toBe(true);
+    expect(blocker.recordRequest('203.0.113.50')).toBe(false);
+    expect(blocker.allowsSource('203.0.113.50')).toBe(false);
+    expect(blocker.recordRequest('203.0.113.50')).toBe(false);
+    expect(blocker.recordRequest('203.0.113.51')).toBe(true);
+    expect(reported).toEqual([expect.objectContaining({ kind: 'source', value: '203.0.113.50', reason: 'flood', count: 6 })]);
+  });
+
+  it('does not block a steady rate spread over windows', () => {
+    const { blocker, advance } = setup();
+    for (let i = 0; i < 100; i++) {
+      expect(blocker.recordRequest('203.0.113.50')).toBe(true);
+      advance(2.5); // four per 10 s window
+    }
+    expect(blocker.blocksTotal).toBe(0);
+  });
+});
+
+describe('AbuseBlocker: white list, manual blocks, expiry', () => {
+  it('never counts or blocks white-listed sources automatically', () => {
+    const access = new AccessList([{ cidr: '192.168.0.0/16', list: 'white' }]);
+    const { blocker } = setup({ isExempt: (a) => access.isWhite(a) });
+    for (let i = 0; i < 50; i++) {
+      expect(blocker.recordRequest('192.168.1.10')).toBe(true);
+      blocker.recordAuthFailure('::ffff:192.168.1.10', 'Office Phone');
+    }
+    expect(blocker.allowsSource('192.168.1.10')).toBe(true);
+    expect(blocker.allowsUserAgent('Office Phone')).toBe(true);
+    expect(blocker.block('source', '192.168.1.10', 'flood')).toBeUndefined();
+    expect(blocker.allowsSource('192.168.1.10')).toBe(true);
+    expect(blocker.trackedCounters).toBe(0);
+    // The operator may still block one by hand.
+    expect(blocker.block('source', '192.168.1.10', 'manual')).toBeDefined();
+    expect(blocker.allowsSource('192.168.1.10')).toBe(false);
+  });
+
+  it('blocks and unblocks by hand, sources and User-Agents', () => {
+    const { blocker, reported } = setup();
+    const view = blocker.block('source', '::ffff:203.0.113.7', 'manual', 30);
+    expect(view).toEqual({
+      kind: 'source',
+      value: '203.0.113.7',
+      reason: 'manual',
+      count: 0,
+      since: new Date(T0).toISOString(),
+      until: new Date(T0 + 30_000).toISOString(),
+    });
+    expect(reported).toEqual([view]);
+    blocker.block('user-agent', 'sipcli/v1.8', 'manual');
+    expect(blocker.allowsSource('203.0.113.7')).toBe(false);
+    expect(blocker.allowsUserAgent('sipcli/v1.8')).toBe(false);
+    expect(blocker.blocksActive).toBe(2);
+    expect(blocker.blocksTotal).toBe(0); // manual blocks are not automatic ones
+
+    expect(blocker.unblock('source', '203.0.113.7')).toBe(true);
+    expect(blocker.unblock('source', '203.0.113.7')).toBe(false);
+    expect(blocker.unblock('user-agent', 'sipcli/v1.8')).toBe(true);
+    expect(blocker.allowsSource('203.0.113.7')).toBe(true);
+    expect(blocker.allowsUserAgent('sipcli/v1.8')).toBe(true);
+    expect(blocker.blocksActive).toBe(0);
+    expect(() => blocker.block('source', '203.0.113.7', 'manual', 0)).toThrow(/seconds must be a positive number/);
+  });
+
+  it('forgets the counts behind a block when it is lifted', () => {
+    const { blocker } = setup();
+    for (let i = 0; i < 3; i++) blocker.recordAuthFailure('203.0.113.9');
+    expect(blocker.unblock('source', '203.0.113.9')).toBe(true);
+    blocker.recordAuthFailure('203.0.113.9');
+    expect(blocker.allowsSource('203.0.113.9')).toBe(true);
+  });
+
+  it('lets blocks expire by themselves on the clock', () => {
+    const { blocker, advance } = setup();
+    for (let i = 0; i < 6; i++) blocker.recordRequest('203.0.113.50');
+    blocker.block('user-agent', 'scanner', 'manual', 120);
+    advance(59.999);
+    expect(blocker.allowsSource('203.0.113.50')).toBe(false);
+    expect(blocker.blocksActive).toBe(2);
+    advance(0.001);
+    expect(blocker.allowsSource('203.0.113.50')).toBe(true);
+    expect(blocker.recordRequest('203.0.113.50')).toBe(true);
+    expect(blocker.blocksActive).toBe(1);
+    expect(blocker.list().map((b) => b.value)).toEqual(['scanner']);
+    advance(60);
+    expect(blocker.allowsUserAgent('scanner')).toBe(true);
+    expect(blocker.list()).toEqual([]);
+    expect(blocker.blocksTotal).toBe(1);
+  });
+
+  it('lists active blocks oldest first with ISO times and counts', () => {
+    const { blocker, advance } = setup();
+    for (let i = 0; i < 3; i++) blocker.recordAuthFailure('203.0.113.9', 'bad-agent');
+    advance(5);
+    for (let i = 0; i < 6; i++) blocker.recordRequest('2001:db8::7');
+    expect(blocker.list()).toEqual([
+      { kind: 'source', value: '203.0.113.9', reason: 'authentication-failures', count: 3, since: '2025-01-01T12:00:00.000Z', until: '2025-01-01T12:01:00.000Z' },
+      { kind: 'user-agent', value: 'bad-agent', reason: 'authentication-failures', count: 3, since: '2025-01-01T12:00:00.000Z', until: '2025-01-01T12:01:00.000Z' },
+      { kind: 'source', value: '2001:db8::7', reason: 'flood', count: 6, since: '2025-01-01T12:00:05.000Z', until: '2025-01-01T12:01:05.000Z' },
+    ]);
+    expect(blocker.blocksActive).toBe(3);
+    expect(blocker.blocksTotal).toBe(3);
+  });
+
+  it('rejects a policy with a non-positive limit, naming the field', () => {
+    expect(() => new AbuseBlocker({ policy: { ...POLICY, windowSeconds: 0 } })).toThrow(/policy\.windowSeconds/);
+    expect(() => new AbuseBlocker({ policy: { ...POLICY, maxAuthFailures: Number.NaN } })).toThrow(/policy\.maxAuthFailures/);
+  });
+});
+
+describe('AbuseBlocker: bounded memory under a spoofed-source flood', () => {
+  it('keeps at most the default number of counters for 100k distinct sources', () => {
+    const { blocker } = setup({ policy: { ...POLICY, maxRequestsPerWindow: 2000 } });
+    for (let i = 0; i < 100_000; i++) blocker.recordRequest(address(i));
+    expect(DEFAULT_MAX_TRACKED_KEYS).toBeLessThan(100_000);
+    expect(blocker.trackedCounters).toBeGreaterThan(0);
+    expect(blocker.trackedCounters).toBeLessThanOrEqual(DEFAULT_MAX_TRACKED_KEYS);
+    // The newest sources are the ones kept: the last one is still counted.
+    for (let i = 0; i < 1999; i++) blocker.recordRequest(address(99_999));
+    expect(blocker.recordRequest(address(99_999))).toBe(false);
+  });
+
+  it('caps failure counters per source and per User-Agent as well', () => {
+    const { blocker } = setup({ maxTrackedKeys: 1000 });
+    for (let i = 0; i < 100_000; i++) blocker.recordAuthFailure(address(i), `agent-${i}`);
+    expect(blocker.trackedCounters).toBeLessThanOrEqual(2000);
+    expect(blocker.list()).toEqual([]);
+  });
+
+  it('prunes the counters of sources that went quiet', () => {
+    const { blocker, advance } = setup();
+    for (let i = 0; i < 100_000; i++) {
+      blocker.recordRequest(address(i));
+      if (i % 10 === 0) blocker.recordAuthFailure(address(i), `agent-${i}`);
+    }
+    expect(blocker.trackedCounters).toBeGreaterThan(1000);
+    advance(POLICY.windowSeconds);
+    blocker.recordRequest('203.0.113.1');
+    expect(blocker.trackedCounters).toBe(1);
+  });
+
+  it('keeps existing blocks through the flood', () => {
+    const { blocker } = setup({ maxTrackedKeys: 1000 });
+    for (let i = 0; i < 6; i++) blocker.recordRequest('203.0.113.50');
+    blocker.block('source', '203.0.113.60', 'manual');
+    for (let i = 0; i < 100_000; i++) blocker.recordRequest(address(i));
+    expect(blocker.allowsSource('203.0.113.50')).toBe(false);
+    expect(blocker.allowsSource('203.0.113.60')).toBe(false);
+  });
+
+  it('caps the block table, evicting the oldest automatic blocks and never manual ones', () => {
+    const { blocker, advance } = setup({ maxTrackedKeys: 10 });
+    blocker.block('source', '203.0.113.1', 'manual');
+    for (let i = 0; i < 100; i++) {
+      advance(0.01);
+      blocker.block('source', address(i), 'flood');
+    }
+    expect(blocker.blocksActive).toBeLessThanOrEqual(10);
+    expect(blocker.allowsSource('203.0.113.1')).toBe(false);
+    expect(blocker.allowsSource(address(99))).toBe(false);
+    expect(blocker.allowsSource(address(0))).toBe(true);
+    expect(blocker.blocksTotal).toBe(100);
+  });
+});
