@@ -4,6 +4,8 @@ export interface LabOptions {
   dataDir: string;
   /** Address every listener binds to. */
   host: string;
+  /** Address sets are told to use (SIP, SDP, certificate); default --host, or 127.0.0.1 for 0.0.0.0. */
+  publicAddress?: string;
   /** Load-test subscribers besides the demo ones. */
   users: number;
   /** Write a SIPp injection file for all users here. */
@@ -16,7 +18,7 @@ export interface LabOptions {
 
 export class LabOptionError extends Error {}
 
-const USAGE = `usage: npm run lab -- [--data DIR] [--host ADDR] [--users N] [--csv PATH] [--trunk HOST:PORT] [--sip-trace]`;
+const USAGE = `usage: npm run lab -- [--data DIR] [--host ADDR] [--public-address ADDR] [--users N] [--csv PATH] [--trunk HOST:PORT] [--sip-trace]`;
 
 export function parseLabArgs(argv: string[]): LabOptions {
   const options: LabOptions = { dataDir: '.lab', host: '127.0.0.1', users: 0, sipTrace: false };
@@ -30,6 +32,7 @@ export function parseLabArgs(argv: string[]): LabOptions {
     switch (flag) {
       case '--data': options.dataDir = value(); break;
       case '--host': options.host = value(); break;
+      case '--public-address': options.publicAddress = value(); break;
       case '--users': {
         const v = value();
         if (!/^\d+$/.test(v) || Number(v) > 100_000) throw new LabOptionError(`--users takes a whole number from 0 to 100000, not "${v}"`);

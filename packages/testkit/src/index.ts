@@ -3,3 +3,4 @@ export * from './corpora.js';
 export * from './net.js';
 export * from './certs.js';
 export * from './protos.js';
+export * from './stunnel.js';

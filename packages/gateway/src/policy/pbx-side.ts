@@ -31,13 +31,14 @@ function toSet(ctx: GatewayContext, req: IncomingRequest, res: OutgoingResponse,
   const token = 'user' in target ? target.user : undefined;
   const reg = token ? ctx.registrations.byTokenOf(token) : undefined;
   if (!reg) return void res.send(404);
-  if (!ctx.setApp.transport.isFlowOpen(reg.flow)) return void res.send(480, 'Temporarily Unavailable (the set\'s connection is closed)');
+  const destination = setDestination(reg.contact, reg.flow, reg.instance !== undefined);
+  if (destination.flow && !ctx.setApp.transport.isFlowOpen(destination.flow)) return void res.send(480, 'Temporarily Unavailable (the set\'s connection is closed)');
   const from = req.msg.from;
   const fromUser = 'user' in from.uri && from.uri.user ? from.uri.user : 'anonymous';
   relay({
     from: 'pbx',
     uri: reg.contact,
-    destination: setDestination(reg.contact, reg.flow),
+    destination,
     fromHeader: `${from.displayName ? `${from.displayName} ` : ''}<sip:${fromUser}@${ctx.publicAddress}>`,
     toHeader: `<sip:${reg.user}@${ctx.publicAddress}>`,
     setUser: reg.user,

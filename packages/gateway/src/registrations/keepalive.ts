@@ -51,7 +51,7 @@ export class Keepalive {
     try {
       await Promise.race([
         this.ctx.setApp.request({
-          method: 'OPTIONS', uri: reg.contact, destination: setDestination(reg.contact, reg.flow),
+          method: 'OPTIONS', uri: reg.contact, destination: setDestination(reg.contact, reg.flow, reg.instance !== undefined),
           from: `<sip:keepalive@${this.ctx.publicAddress}>`, to: `<${reg.contact}>`,
         }),
         new Promise((_resolve, reject) => {
@@ -71,6 +71,8 @@ export class Keepalive {
 
   private onFlowClosed(flow: Flow): void {
     for (const reg of this.ctx.registrations.forFlow(flow.id)) {
+      // A set reached at its own contact (not behind NAT, plain UDP/TCP) does not depend on this flow.
+      if (setDestination(reg.contact, reg.flow, reg.instance !== undefined).flow === undefined) continue;
       this.ctx.counters.keepaliveFailures++;
       void unregister(this.ctx, reg, 'its connection closed');
     }

@@ -53,8 +53,10 @@ export class TestSet {
     return this.options.host;
   }
 
+  /** Over UDP where the set listens; over a connection an unroutable host, as browser phones do (RFC 7118). */
   get contact(): string {
-    return `<sip:${this.options.user}@127.0.0.1:${this.app.transport.sentBy(this.options.protocol).port};transport=${this.options.protocol}>`;
+    if (this.options.protocol === 'udp') return `<sip:${this.options.user}@127.0.0.1:${this.app.transport.sentBy('udp').port}>`;
+    return `<sip:${this.options.user}@${this.options.user}-set.invalid;transport=${this.options.protocol}>`;
   }
 
   sdp(): string {
