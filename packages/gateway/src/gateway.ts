@@ -58,7 +58,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     refreshMs: config.pbx.credentialsRefreshSeconds * 1000, devices: config.devices, logger, now,
   });
   const pbx = new PbxLink(pbxApp, { address: config.pbx.address, port: config.pbx.port, transport: config.pbx.transport }, credentials, { host: config.pbx.localHost, port: config.pbx.localPort });
-  const media = new MediaRelay({ setSideAddress: config.media.setSideAddress, pbxSideAddress: config.media.pbxSideAddress, portMin: config.media.portMin, portMax: config.media.portMax, logger });
+  // Bound where SIP listens, announced as configured: behind NAT or in a container they differ.
+  const media = new MediaRelay({
+    setSideAddress: config.media.setSideAddress, pbxSideAddress: config.media.pbxSideAddress,
+    setSideBind: config.sip.host, pbxSideBind: config.pbx.localHost,
+    portMin: config.media.portMin, portMax: config.media.portMax, logger,
+  });
   const counters = zeroCounters();
   const ctx: GatewayContext = {
     setApp, pbx, registrations: new RegistrationTable(), credentials, media,
@@ -71,7 +76,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const blocker = new AbuseBlocker({
     policy: config.security, now,
     isExempt: (address) => access.isWhite(address),
-    onBlock: (block) => logger.warn({ kind: block.kind, value: block.value, reason: block.reason, count: block.count, until: block.until }, 'blocked'),
+    onBlock: (block) => {
+      // A blocked source loses its open connections too, not only its future ones.
+      const closed = block.kind === 'source' ? setApp.transport.closeFlowsFrom(block.value) : 0;
+      logger.warn({ kind: block.kind, value: block.value, reason: block.reason, count: block.count, until: block.until, connectionsClosed: closed }, 'blocked');
+    },
   });
   installSetSidePolicy(ctx, { access, blocker, config: config.security, auth: config.auth });
   installPbxSidePolicy(ctx, new Set([await resolveAddress(config.pbx.address)]));
@@ -97,6 +106,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     });
     listeners.wss = await setApp.listen({ protocol: 'wss', host: config.https.host, port: listeners.https.port, server: listeners.https.server, path: config.https.wsPath });
   }
+  // Checked by WebCertificate before this runs (a pair TLS refuses never gets here).
   certificate.on('reload', (pem) => {
     listeners.tls?.setTls?.(pem);
     listeners.https?.setCertificate(pem);

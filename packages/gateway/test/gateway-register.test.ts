@@ -35,7 +35,7 @@ describe('registering through the gateway', () => {
     const set = await newSet(user, protocol);
     const { response } = await set.register();
     expect(response.status).toBe(200);
-    expect(response.get('contact')).toContain(`sip:${user}@127.0.0.1`);
+    expect(response.get('contact')).toContain(`sip:${user}@`);
     const view = lab.gateway.status().registrations.find((r) => r.user === user && r.transport === protocol.toUpperCase());
     expect(view).toBeDefined();
     expect(view!.source).toMatch(/^127\.0\.0\.1:\d+$/);

@@ -8,7 +8,7 @@ import { TestSet, waitFor } from './helpers/test-set.js';
 const HOST = '127.0.0.23';
 /** The access-list labs: another address, so their fixed ports never meet the main lab's. */
 const ACCESS_HOST = '127.0.0.25';
-/** Every test socket is bound here, so every block in this file is on this address. */
+/** Test sockets are bound here (unless a test names another address), so blocks land on it. */
 const SOURCE = '127.0.0.1';
 /** What TestSet's SIP stack sends as User-Agent (the @psi-lab/sip default). */
 const TEST_SET_USER_AGENT = 'psi-lab';
@@ -217,6 +217,19 @@ describe('gateway security (source blocking, scanners, floods, malformed SIP)', 
     raw.send('this is not SIP at all\r\n\r\n');
     await waitFor(() => lab.gateway.status().counters.malformed > before, 3000, 'the garbage to be counted');
     expect(await raw.ask(raw.request('OPTIONS'))).toBe(200);
+  });
+
+  // Malformed requests never reach requestFilter: the transport's 'rejected' event counts them.
+  it('blocks a source flooding malformed requests as a flood too', async () => {
+    const raw = await newRaw();
+    const transport = lab.gateway.context.setApp.transport;
+    const received = transport.stats.received;
+    for (let i = 0; i < 30; i++) raw.send(raw.request('OPTIONS', { cseqMethod: 'INVITE' }));
+    await waitFor(() => transport.stats.received >= received + 30, 5000, 'the gateway to read all 30 requests');
+    await new Promise((r) => setTimeout(r, SILENCE_MS));
+    // The one that crosses the limit still gets its 400 (it is counted as it is answered); the rest get silence.
+    expect(raw.answers.length).toBeLessThanOrEqual(21);
+    expect(lab.gateway.status().blocks).toEqual([expect.objectContaining({ kind: 'source', value: SOURCE, reason: 'flood' })]);
   });
 
   it('/metrics over HTTPS shows authentication failures and registrations', async () => {

@@ -1,4 +1,5 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -73,7 +74,13 @@ export class WebCertificate extends EventEmitter<WebCertificateEvents> {
     const onChange = (): void => {
       // A certificate and its key are usually replaced one after the other: wait for both.
       clearTimeout(this.debounce);
-      this.debounce = setTimeout(() => this.reload(), 300);
+      this.debounce = setTimeout(() => {
+        try {
+          this.reload();
+        } catch (e) {
+          this.logger?.error({ err: (e as Error).message }, 'certificate reload failed: the previous one stays in use');
+        }
+      }, 300);
       this.debounce.unref();
     };
     for (const f of [this.config.certFile, this.config.keyFile]) watchFile(f, { interval: intervalMs, persistent: false }, onChange);
@@ -111,6 +118,14 @@ function readPair(certFile: string, keyFile: string): { cert: string; key: strin
     throw new Error(`certificate.keyFile: "${keyFile}" is not a PEM private key (${(e as Error).message})`);
   }
   if (!x509.checkPrivateKey(privateKey)) throw new Error(`certificate.keyFile: "${keyFile}" is not the key of "${certFile}"`);
+  // What the listeners will do with it: a chain with a broken block passes the checks above only.
+  try {
+    createSecureContext({ cert, key, minVersion: 'TLSv1.2' });
+  } catch (e) {
+    throw new Error(`certificate.certFile: "${certFile}" cannot serve TLS (${(e as Error).message})`);
+  }
+  const now = Date.now();
+  if (Date.parse(x509.validTo) < now) throw new Error(`certificate.certFile: "${certFile}" expired on ${new Date(x509.validTo).toISOString()}`);
   return { cert, key };
 }
 

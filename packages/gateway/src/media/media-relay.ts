@@ -7,6 +7,12 @@ export interface MediaRelayOptions {
   setSideAddress: string;
   /** Address the gateway relays on toward the pbx: bound, and announced in SDP sent to the pbx. */
   pbxSideAddress: string;
+  /**
+   * Where to bind, when not the announced address (behind NAT or in a container the announced
+   * address is not one of ours): e.g. 0.0.0.0, or the address SIP listens on.
+   */
+  setSideBind?: string;
+  pbxSideBind?: string;
   /** RTP port range (even RTP ports, RTCP = RTP + 1), shared by both sides. */
   portMin: number;
   portMax: number;
@@ -57,6 +63,7 @@ export class MediaRelay {
     const session = new MediaSession(id, {
       pool: this.pool,
       addresses: { set: this.options.setSideAddress, pbx: this.options.pbxSideAddress },
+      bindAddresses: { set: this.options.setSideBind ?? this.options.setSideAddress, pbx: this.options.pbxSideBind ?? this.options.pbxSideAddress },
       logger: this.options.logger,
       onForwarded: (bytes) => {
         this.totals.packets++;

@@ -20,8 +20,10 @@ export interface MediaSessionStats {
 /** What a MediaSession needs from the relay that creates it. */
 export interface MediaSessionContext {
   pool: RtpPortPool;
-  /** The gateway's own address on each side (bind address and what SDP announces). */
+  /** The gateway's own address on each side, as SDP announces it. */
   addresses: Record<MediaSide, string>;
+  /** Where the relay sockets are bound on each side (default: the announced addresses). */
+  bindAddresses?: Record<MediaSide, string>;
   logger?: Logger;
   /** Called for every packet relayed, for the relay's totals. */
   onForwarded?(bytes: number): void;
@@ -111,7 +113,7 @@ export class MediaSession {
   private async ensurePair(stream: RelayedStream, side: MediaSide): Promise<RtpSocketPair> {
     const existing = stream.pair(side);
     if (existing) return existing;
-    const pair = await this.ctx.pool.allocate(this.ctx.addresses[side]);
+    const pair = await this.ctx.pool.allocate(this.ctx.bindAddresses?.[side] ?? this.ctx.addresses[side]);
     stream.attach(side, pair);
     return pair;
   }

@@ -37,19 +37,25 @@ export function installSetSidePolicy(ctx: GatewayContext, security: SetSideSecur
   app.requestFilter = (msg, flow) => {
     ctx.counters.requests++;
     const ua = msg.get('user-agent');
+    const address = flow.remote.address;
     if (isScannerUserAgent(ua, security.config.scannerUserAgents)) {
       ctx.counters.scannersDropped++;
       ctx.counters.dropped++;
+      // Still counted: a scanner that floods gets its source blocked before parsing.
+      if (!access.isWhite(address)) blocker.recordRequest(address);
       return false;
     }
-    const address = flow.remote.address;
     if (!blocker.allowsUserAgent(ua) || (!access.isWhite(address) && !blocker.recordRequest(address))) {
       ctx.counters.dropped++;
       return false;
     }
     return true;
   };
-  app.transport.on('rejected', () => ctx.counters.malformed++);
+  app.transport.on('rejected', (_error, flow) => {
+    ctx.counters.malformed++;
+    // Garbage counts toward the flood limit like any request: it never reaches requestFilter.
+    if (!access.isWhite(flow.remote.address)) blocker.recordRequest(flow.remote.address);
+  });
 
   app.use(inDialogRelay(ctx, 'set'));
   app.use(setAuthentication(ctx, {

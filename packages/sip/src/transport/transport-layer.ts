@@ -200,6 +200,13 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     this.connections.get(flow.id)?.close();
   }
 
+  /** Close every connection with a peer at this address (a source just blocked); returns how many. */
+  closeFlowsFrom(address: string): number {
+    const doomed = this.connections.all().filter((c) => c.flow.remote.address === address);
+    for (const conn of doomed) conn.close();
+    return doomed.length;
+  }
+
   async close(): Promise<void> {
     for (const conn of this.connections.all()) conn.close();
     await Promise.all([...this.openListeners].map((l) => l.close()));
