@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import https from 'node:https';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -60,6 +61,9 @@ describe('npm run lab', () => {
 
   it('prints where it listens, writes the CA and the SIPp injection file', () => {
     expect(lab.output()).toContain(`udp ${HOST}:5070, tcp ${HOST}:5070`);
+    expect(lab.output()).toContain(`udp ${HOST}:5060, tcp ${HOST}:5060, tls ${HOST}:5061`);
+    expect(lab.output()).toContain(`wss://${HOST}:8443/sip`);
+    expect(existsSync(join(data, 'gateway.yaml'))).toBe(true);
     expect(lab.output()).toContain(`http://${HOST}:8070/api`);
     expect(existsSync(join(data, 'certs/ca.pem'))).toBe(true);
     const lines = readFileSync(csv, 'utf8').trim().split('\n');
@@ -93,8 +97,36 @@ describe('npm run lab', () => {
     expect((await fetch(`http://${HOST}:8070/api/subscribers`)).status).toBe(401);
   });
 
+  it('registers a demo user through the gateway over TLS, trusting the CA it generated, and shows it on the status page', async () => {
+    const ca = readFileSync(join(data, 'certs/ca.pem'), 'utf8');
+    const set = new SipApp({ tlsClient: { ca } });
+    try {
+      const { response } = await set.request({
+        method: 'REGISTER', uri: `sip:${HOST}:5061;transport=tls`, to: `<sip:1002@${HOST}>`, from: `<sip:1002@${HOST}>`,
+        headers: { Contact: '<sip:1002@set.invalid;transport=tls>' }, auth: { username: '1002', password: 'bob-1002' },
+      });
+      expect(response.status).toBe(200);
+      const status = await new Promise<string>((resolveBody, reject) => {
+        https.get({ host: HOST, port: 8443, path: '/api/registrations', ca }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolveBody(body));
+        }).on('error', reject);
+      });
+      expect(JSON.parse(status)).toEqual(expect.arrayContaining([expect.objectContaining({ user: '1002', transport: 'TLS' })]));
+    } finally {
+      await set.close();
+    }
+  });
+
   describeIfSipp('SIPp against the lab', () => {
-    it('registers every load-test user over UDP with digest authentication', async () => {
+    it('registers every load-test user through the gateway over UDP with digest authentication', async () => {
+      const r = await runSipp({ scenario: 'register-auth-uac.xml', target: `${HOST}:5060`, transport: 'u1', calls: 20, rate: 100, injectionFile: csv, extraArgs: ['-i', HOST], timeoutMs: 15_000 });
+      expect(r.successful, r.errors).toBe(20);
+      expect(r.failed).toBe(0);
+    });
+
+    it('registers every load-test user on the pbx itself over UDP with digest authentication', async () => {
       const r = await runSipp({ scenario: 'register-auth-uac.xml', target: `${HOST}:5070`, transport: 'u1', calls: 20, rate: 100, injectionFile: csv, extraArgs: ['-i', HOST], timeoutMs: 15_000 });
       expect(r.successful, r.errors).toBe(20);
       expect(r.failed).toBe(0);
