@@ -13,6 +13,7 @@ import { installSetSidePolicy } from './policy/set-side.js';
 import { Keepalive } from './registrations/keepalive.js';
 import { RegistrationTable } from './registrations/registration-table.js';
 import type { B2bCall } from './relay/b2b-call.js';
+import { DialogReaper } from './relay/dialog-reaper.js';
 import { PbxLink } from './relay/pbx-link.js';
 import { AbuseBlocker, AccessList } from './security/index.js';
 import type { GatewayCounters, GatewayStatus } from './status/types.js';
@@ -117,6 +118,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   const keepalive = new Keepalive(ctx);
   keepalive.start();
+  const reaper = new DialogReaper(ctx);
+  reaper.start();
 
   const status = (): GatewayStatus => {
     counters.connections = setApp.transport.stats.connections;
@@ -151,6 +154,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     close: async () => {
       process.off('SIGHUP', onSighup);
       keepalive.stop();
+      reaper.stop();
       credentials.stop();
       certificate.close();
       await setApp.close();

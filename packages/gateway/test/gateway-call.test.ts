@@ -1,7 +1,8 @@
-import { Dialog, type RequestResult } from '@psi-lab/sip';
+import { Dialog, type RequestResult, type SipRequest } from '@psi-lab/sip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatewayLab, type GatewayLab } from './helpers/gateway-lab.js';
 import { TestSet, waitFor } from './helpers/test-set.js';
+import { CALL_IDLE_LIMIT_MS, DialogReaper } from '../src/relay/dialog-reaper.js';
 
 const HOST = '127.0.0.22';
 
@@ -107,6 +108,42 @@ describe('calls through gateway → pbx → gateway', () => {
     await aliceLeg.request('BYE');
   });
 
+  it('a reliable 183 with early media is PRACKed end to end (RFC 3262), RAck translated on each leg', async () => {
+    let bobRseq = 0;
+    bob.onInvite = (req, res) => {
+      bobRseq = 7;
+      void res.send(183, { headers: { Require: '100rel', RSeq: bobRseq, 'Content-Type': 'application/sdp' }, body: bob.sdp() });
+      // Bob answers once the PRACK came through.
+      const waitPrack = setInterval(() => {
+        if (bob.requests.some((r) => r.method === 'PRACK' && r.callId === req.callId)) {
+          clearInterval(waitPrack);
+          void res.send(200, { body: bob.sdp(), headers: { 'Content-Type': 'application/sdp' } });
+        }
+      }, 20);
+    };
+    let invite: SipRequest | undefined;
+    let prackStatus = 0;
+    const result = await alice.call('1002', {
+      headers: [['Contact', alice.contact], ['Supported', '100rel']],
+      onTransaction: (tx) => (invite = tx.request),
+      onProvisional: (r) => {
+        if (r.status !== 183 || !invite) return;
+        expect(r.get('require')).toBe('100rel');
+        // To the gateway's Contact over TLS: the connection the INVITE went out on is reused.
+        const early = Dialog.fromResponse(alice.app, invite, r);
+        void early.request('PRACK', { headers: { RAck: `${r.get('rseq')} ${invite.cseq.seq} INVITE` } }).then((p) => (prackStatus = p.response.status));
+      },
+    });
+    expect(result.response.status).toBe(200);
+    expect(prackStatus).toBe(200);
+    const prack = bob.requests.find((r) => r.method === 'PRACK')!;
+    const bobInvite = bob.invites[bob.invites.length - 1];
+    // Bob sees his own RSeq and the CSeq of the INVITE on his leg, not Alice's.
+    expect(prack.get('rack')).toBe(`${bobRseq} ${bobInvite.msg.cseq.seq} INVITE`);
+    const aliceLeg = Dialog.fromResponse(alice.app, result.request, result.response, { flow: result.flow });
+    await aliceLeg.request('BYE');
+  });
+
   it('the caller cancels a ringing call: the callee gets CANCEL, the caller 487', async () => {
     bob.onInvite = (_req, res) => void res.send(180);
     const before = bob.invites.length;
@@ -130,6 +167,22 @@ describe('calls through gateway → pbx → gateway', () => {
     const { response } = await alice.call('1002');
     expect(response.status).toBe(486);
     await waitFor(() => lab.gateway.context.dialogs.set.size === 0 && lab.gateway.context.dialogs.pbx.size === 0, 3000, 'dialogs to be forgotten');
+  });
+
+  it('a call left with neither SIP nor RTP for an hour is hung up on both sides', async () => {
+    await establish();
+    const invite = bob.invites[bob.invites.length - 1];
+    const ctx = lab.gateway.context;
+    let skew = 0;
+    const reaper = new DialogReaper({ ...ctx, now: () => Date.now() + skew });
+    expect(reaper.sweep()).toBe(0); // the first look starts the RTP clock
+    skew = CALL_IDLE_LIMIT_MS / 2;
+    expect(reaper.sweep()).toBe(0); // half an hour of silence is not enough
+    skew = CALL_IDLE_LIMIT_MS + 1000;
+    expect(reaper.sweep()).toBe(2); // both passages through the gateway: Alice ↔ pbx and pbx ↔ Bob
+    await waitFor(() => bob.requests.some((r) => r.method === 'BYE' && r.callId === invite.callId), 3000, 'BYE at Bob');
+    await waitFor(() => alice.requests.some((r) => r.method === 'BYE'), 3000, 'BYE at Alice');
+    await waitFor(() => ctx.dialogs.set.size === 0 && ctx.dialogs.pbx.size === 0, 3000, 'dialogs to be forgotten');
   });
 
   it('a set that drops its connection mid-call hangs the call up toward the other side', async () => {

@@ -25,9 +25,20 @@ export class B2bCall {
   /** CSeq numbers of the dialog-creating request on each leg: RAck is translated with them. */
   readonly inviteSeq: { set?: number; pbx?: number } = {};
   private readonly startedAt: number;
+  /** The last time a request crossed this dialog (ms). */
+  lastActivity: number;
+  /** Subscriptions (SUBSCRIBE, REFER): when they run out unless refreshed. */
+  expiresAt: number | undefined;
 
   constructor(private readonly ctx: GatewayContext, readonly method: string, readonly callerSide: Side) {
     this.startedAt = ctx.now();
+    this.lastActivity = this.startedAt;
+  }
+
+  /** A request crossed: the dialog is alive; a refreshed subscription runs for its new Expires. */
+  touch(expiresSeconds?: number): void {
+    this.lastActivity = this.ctx.now();
+    if (!this.isCall && expiresSeconds !== undefined) this.expiresAt = this.lastActivity + expiresSeconds * 1000;
   }
 
   get isCall(): boolean {

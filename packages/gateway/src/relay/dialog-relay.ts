@@ -94,6 +94,7 @@ async function relay(ctx: GatewayContext, call: B2bCall, req: IncomingRequest, r
   }
   const body = await call.body(to, response);
   call.markEstablished();
+  if (req.method !== 'INVITE') call.touch(response.expires ?? req.msg.expires ?? 3600);
   const answer = await res.send(response.status, response.reason, { headers: [...responseHeaders(response), ['Contact', gatewayContact(ctx, plan.from, req.flow)]], body });
   if (req.method === 'INVITE' && req.flow.protocol === 'udp') retransmitUntilAck(ctx, call, res, answer);
   if (req.method !== 'INVITE' && req.method !== 'SUBSCRIBE' && req.method !== 'REFER') call.end('no dialog');

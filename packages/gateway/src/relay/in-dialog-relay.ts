@@ -24,6 +24,7 @@ export function inDialogRelay(ctx: GatewayContext, side: Side): Middleware {
 
 async function relayInDialog(ctx: GatewayContext, call: B2bCall, side: Side, dialog: Dialog, req: IncomingRequest, res: OutgoingResponse): Promise<void> {
   dialog.noteRequest(req.msg);
+  call.touch();
   const to = otherSide(side);
   const target = call.legs[to];
   if (!target || call.ended) return void res.send(481);
@@ -57,6 +58,7 @@ async function relayInDialog(ctx: GatewayContext, call: B2bCall, side: Side, dia
   const back = responseHeaders(response);
   if (response.status < 300 && CONTACT_METHODS.has(method)) back.push(['Contact', gatewayContact(ctx, side, req.flow)]);
   if (!res.finalResponseSent) void res.send(outwardStatus(response.status), response.reason, { headers: back, body });
+  if (method === 'SUBSCRIBE' && response.status < 300) call.touch(response.expires ?? req.msg.expires ?? 3600);
   if (method === 'BYE' || response.status === 481) call.end(method === 'BYE' ? 'bye' : 'dialog gone (481)');
   else if (method === 'NOTIFY' && !call.isCall && /^\s*terminated/i.test(req.get('subscription-state') ?? '')) call.end('subscription terminated');
 }

@@ -29,7 +29,7 @@ export class TestSet {
       this.invites.push(req);
       this.onInvite(req, res);
     });
-    for (const m of ['BYE', 'INFO', 'MESSAGE', 'NOTIFY', 'UPDATE', 'REFER']) {
+    for (const m of ['BYE', 'INFO', 'MESSAGE', 'NOTIFY', 'UPDATE', 'REFER', 'PRACK']) {
       this.app.method(m, (req, res) => {
         this.requests.push(req);
         void res.send(200);
