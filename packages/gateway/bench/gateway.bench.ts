@@ -7,7 +7,7 @@
  *     UDP and with the caller over TLS
  *   - CPU and memory per 10,000 registered TLS sets, held open by a separate process
  *     (bench/tls-sets.ts) that answers the gateway's keepalive OPTIONS
- *   BENCH_USERS=10000 BENCH_REG_RATE=3000 BENCH_CALLS=3000 BENCH_CALL_RATE=300 BENCH_TLS_SETS=10000 npm run bench
+ *   BENCH_USERS=10000 BENCH_REG_RATE=1500 BENCH_CALLS=3000 BENCH_CALL_RATE=250 BENCH_TLS_SETS=10000 npm run bench
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,11 +19,11 @@ import { REPO_ROOT, freePort, runSipp, sippAvailable, startSipp, startStunnelCli
 import { resolveGatewayConfig, startGateway } from '../src/index.js';
 
 const USERS = Number(process.env.BENCH_USERS ?? 10_000);
-const REG_RATE = Number(process.env.BENCH_REG_RATE ?? 3000);
+const REG_RATE = Number(process.env.BENCH_REG_RATE ?? 1500);
 const TLS_REGS = Number(process.env.BENCH_TLS_REGS ?? 2000);
 const TLS_REG_RATE = Number(process.env.BENCH_TLS_REG_RATE ?? 600);
 const CALLS = Number(process.env.BENCH_CALLS ?? 3000);
-const CALL_RATE = Number(process.env.BENCH_CALL_RATE ?? 300);
+const CALL_RATE = Number(process.env.BENCH_CALL_RATE ?? 250);
 const TLS_CALLS = Number(process.env.BENCH_TLS_CALLS ?? 1000);
 const TLS_CALL_RATE = Number(process.env.BENCH_TLS_CALL_RATE ?? 100);
 const TLS_SETS = Number(process.env.BENCH_TLS_SETS ?? 10_000);

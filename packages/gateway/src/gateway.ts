@@ -52,8 +52,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     idleTimeoutMs: config.keepalive.idleTimeoutSeconds * 1000,
     maxConnectionsPerSource: config.security.maxConnectionsPerSource,
   };
-  const setApp = new SipApp({ ...transportOptions, userAgent: 'psi-lab gateway (MBG role)' });
-  const pbxApp = new SipApp({ logger, sipTrace: config.log.sipTrace, userAgent: 'psi-lab gateway (MBG role)' });
+  const setApp = new SipApp({ ...transportOptions, advertisedAddress: config.sip.publicAddress, userAgent: 'psi-lab gateway (MBG role)' });
+  const pbxApp = new SipApp({ logger, sipTrace: config.log.sipTrace, advertisedAddress: config.media.pbxSideAddress, userAgent: 'psi-lab gateway (MBG role)' });
   const credentials = new CredentialCache({
     api: config.pbx.api, account: config.pbx.account, secret: config.pbx.secret,
     refreshMs: config.pbx.credentialsRefreshSeconds * 1000, devices: config.devices, logger, now,

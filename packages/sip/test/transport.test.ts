@@ -170,3 +170,34 @@ describe('idle connections', () => {
     await server.close();
   });
 });
+
+describe('TransportLayer addresses', () => {
+  it('advertises the configured address in Via when its listener is bound to 0.0.0.0', async () => {
+    const layer = new TransportLayer({ advertisedAddress: '127.0.0.1' });
+    try {
+      const l = await layer.listen({ protocol: 'udp', host: '0.0.0.0', port: 0 });
+      expect(layer.sentBy('udp')).toEqual({ address: '127.0.0.1', port: l.local.port });
+    } finally {
+      await layer.close();
+    }
+  });
+
+  it('connects from the address its listeners are bound to, so a source filter sees that address', async () => {
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const seen = new Promise<string | undefined>((r) => server.once('connection', (s) => {
+      r(s.remoteAddress);
+      s.destroy();
+    }));
+    const layer = new TransportLayer();
+    try {
+      await layer.listen({ protocol: 'tcp', host: '127.0.0.27', port: 0 });
+      const req = new SipRequest('OPTIONS', 'sip:x@127.0.0.1', [['Via', `SIP/2.0/TCP 127.0.0.27;branch=${newBranch()}`], ['Call-ID', 'a'], ['CSeq', '1 OPTIONS'], ['From', '<sip:a@b>;tag=1'], ['To', '<sip:x@127.0.0.1>'], ['Max-Forwards', 70]]);
+      await layer.send(req, { protocol: 'tcp', address: '127.0.0.1', port: (server.address() as net.AddressInfo).port });
+      expect(await seen).toBe('127.0.0.27');
+    } finally {
+      await layer.close();
+      server.close();
+    }
+  });
+});

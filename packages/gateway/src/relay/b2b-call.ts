@@ -1,4 +1,4 @@
-import type { Dialog, Flow, SipMessage } from '@psi-lab/sip';
+import { newCallId, type Dialog, type Flow, type SipMessage } from '@psi-lab/sip';
 import type { GatewayContext } from '../context.js';
 import type { MediaSession } from '../media/index.js';
 
@@ -111,6 +111,11 @@ export function gatewayContact(ctx: GatewayContext, side: Side, flow: Flow | und
   const port = flow?.local.port ?? ctx.setApp.transport.sentBy('udp').port;
   const host = ctx.publicAddress.includes(':') ? `[${ctx.publicAddress}]` : ctx.publicAddress;
   return `<sip:gw@${host}:${port}${protocol === 'udp' ? '' : `;transport=${protocol}`}>`;
+}
+
+/** A Call-ID for a new leg: toward sets it names only the public address (nothing internal shows). */
+export function newLegCallId(ctx: GatewayContext, side: Side): string {
+  return side === 'set' ? newCallId(ctx.publicAddress) : ctx.pbx.newCallId();
 }
 
 /** Methods whose requests and successful responses carry a Contact (dialog creation, target refresh). */

@@ -3,7 +3,7 @@ import {
   type RequestResult, type SipApp, type SipRequest, type SipResponse,
 } from '@psi-lab/sip';
 import type { GatewayContext } from '../context.js';
-import { B2bCall, gatewayContact, otherSide, type Side } from './b2b-call.js';
+import { B2bCall, gatewayContact, newLegCallId, otherSide, type Side } from './b2b-call.js';
 import { requestHeaders, responseHeaders, type HeaderList } from './headers.js';
 
 let sessionCounter = 0;
@@ -59,7 +59,7 @@ async function relay(ctx: GatewayContext, call: B2bCall, req: IncomingRequest, r
     const body = await call.body(plan.from, req.msg);
     result = await toApp.request({
       method: req.method, uri: plan.uri, destination: plan.destination,
-      from: plan.fromHeader, to: plan.toHeader, callId: ctx.pbx.newCallId(),
+      from: plan.fromHeader, to: plan.toHeader, callId: newLegCallId(ctx, to),
       headers: [...requestHeaders(req.msg), ...(plan.headers ?? []), ['Contact', gatewayContact(ctx, to, plan.destination.flow)]], body, auth,
       onTransaction: (tx) => {
         if (tx instanceof ClientInviteTransaction) transaction = tx;

@@ -1,6 +1,6 @@
 import type { Destination, IncomingRequest, OutgoingResponse } from '@psi-lab/sip';
 import type { GatewayContext } from '../context.js';
-import { otherSide, type Side } from './b2b-call.js';
+import { newLegCallId, otherSide, type Side } from './b2b-call.js';
 import { outwardStatus } from './dialog-relay.js';
 import { requestHeaders, responseHeaders } from './headers.js';
 
@@ -20,7 +20,7 @@ export async function relayRequest(ctx: GatewayContext, req: IncomingRequest, re
   try {
     const { response } = await app.request({
       method: req.method, uri: plan.uri, destination: plan.destination,
-      from: plan.fromHeader, to: plan.toHeader, callId: ctx.pbx.newCallId(),
+      from: plan.fromHeader, to: plan.toHeader, callId: newLegCallId(ctx, to),
       headers: requestHeaders(req.msg), body: req.body.length > 0 ? req.body : undefined,
       auth: to === 'pbx' ? ctx.pbx.icp(plan.setUser) : undefined,
     });

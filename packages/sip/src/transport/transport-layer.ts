@@ -49,6 +49,11 @@ export interface TransportOptions {
   logger?: Logger;
   /** Log every message sent and received at debug level. */
   sipTrace?: boolean;
+  /**
+   * The address to put in Via (and Call-IDs) when the listeners are bound to a wildcard
+   * (0.0.0.0 or ::), which a peer cannot send to: the address peers know us by.
+   */
+  advertisedAddress?: string;
 }
 
 export interface TransportEvents {
@@ -123,7 +128,9 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   /** The host and port to put in a Via (sent-by) for requests leaving over `protocol`. */
   sentBy(protocol: TransportProtocol): Endpoint {
     const l = this.openListeners.find((x) => x.protocol === protocol) ?? this.openListeners[0];
-    return l ? l.local : { address: '127.0.0.1', port: 5060 };
+    if (!l) return { address: this.options.advertisedAddress ?? '127.0.0.1', port: 5060 };
+    const wildcard = l.local.address === '0.0.0.0' || l.local.address === '::';
+    return wildcard && this.options.advertisedAddress ? { address: this.options.advertisedAddress, port: l.local.port } : l.local;
   }
 
   /**
