@@ -1,17 +1,11 @@
-import type { Destination, IncomingRequest, OutgoingResponse } from '@psi-lab/sip';
+import type { IncomingRequest, OutgoingResponse } from '@psi-lab/sip';
 import type { GatewayContext } from '../context.js';
-import { newLegCallId, otherSide, type Side } from './b2b-call.js';
-import { outwardStatus } from './dialog-relay.js';
+import { newLegCallId, otherSide } from './b2b-call.js';
+import { outwardStatus, type RelayPlan } from './dialog-relay.js';
 import { requestHeaders, responseHeaders } from './headers.js';
 
-export interface RequestPlan {
-  from: Side;
-  uri: string;
-  destination: Partial<Destination>;
-  fromHeader: string;
-  toHeader: string;
-  setUser: string;
-}
+/** Where a request is relayed to: the same plan as for a dialog, without extra headers. */
+export type RequestPlan = Omit<RelayPlan, 'headers'>;
 
 /** A request outside any dialog that makes none (MESSAGE, INFO, PUBLISH...): one new request, its final answer back. */
 export async function relayRequest(ctx: GatewayContext, req: IncomingRequest, res: OutgoingResponse, plan: RequestPlan): Promise<void> {
