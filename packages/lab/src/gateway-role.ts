@@ -26,6 +26,8 @@ export interface LabGateway {
  */
 export async function startLabGateway(options: {
   dataDir: string; host: string; publicAddress: string; pbxPort: number; apiPort: number; store: SqliteStore; logger: Logger; sipTrace: boolean;
+  /** Where the pbx listens, when not on this gateway's own address (a second, backup gateway). */
+  pbxHost?: string;
 }): Promise<LabGateway> {
   const configFile = join(options.dataDir, 'gateway.yaml');
   if (!existsSync(configFile)) writeFileSync(configFile, firstConfig(), { mode: 0o600 });
@@ -37,7 +39,7 @@ export async function startLabGateway(options: {
     sip: { ...fromFile.sip, host: options.host, publicAddress: options.publicAddress },
     https: { ...fromFile.https, host: options.host },
     certificate: { ...fromFile.certificate, names: [...new Set(['localhost', '127.0.0.1', options.publicAddress, ...fromFile.certificate.names])] },
-    pbx: { ...fromFile.pbx, address: internal, port: options.pbxPort, localHost: internal, api: `http://${internal}:${options.apiPort}` },
+    pbx: { ...fromFile.pbx, address: options.pbxHost ?? internal, port: options.pbxPort, localHost: internal, api: `http://${options.pbxHost ?? internal}:${options.apiPort}` },
     media: { ...fromFile.media, setSideAddress: options.publicAddress, pbxSideAddress: internal },
     log: { ...fromFile.log, sipTrace: options.sipTrace || fromFile.log.sipTrace },
   };

@@ -20,5 +20,5 @@ export {
   type SdpDirection,
   type SdpLine,
   type SdpOrigin,
-} from './sdp.js';
+} from '@psi-lab/media';
 export { ICE_ATTRIBUTES, endpointMedia, rewriteTowards, type EndpointMedia, type RelayPorts, type TransportAddress } from './sdp-rewrite.js';

@@ -1,7 +1,7 @@
+import { SessionDescription } from '@psi-lab/media';
 import type { Logger } from 'pino';
 import { RelayedStream, otherSide, type MediaSide } from './relayed-stream.js';
 import type { RtpPortPool, RtpSocketPair } from './port-pool.js';
-import { SessionDescription } from './sdp.js';
 import { endpointMedia, rewriteTowards, type RelayPorts } from './sdp-rewrite.js';
 
 /** Packets and bytes relayed in one direction. */

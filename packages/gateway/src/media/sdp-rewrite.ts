@@ -9,7 +9,7 @@ import {
   rtcpAttribute,
   type SdpLine,
   type SessionDescription,
-} from './sdp.js';
+} from '@psi-lab/media';
 
 /** A UDP address and port. */
 export interface TransportAddress {

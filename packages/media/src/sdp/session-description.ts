@@ -1,7 +1,8 @@
 /**
  * A small SDP model (RFC 4566 / RFC 8866) for plain RTP audio and video: enough to find where an
- * endpoint wants its media and to rewrite addresses and ports, while every line the gateway does
- * not change is serialized back exactly as it came.
+ * endpoint wants its media and to rewrite addresses and ports (the gateway's relay), or to build
+ * and read plain audio offers and answers (offer-answer.ts), while every line nobody changes is
+ * serialized back exactly as it came.
  */
 
 /** Malformed SDP: the message says what is wrong and, when known, on which line. */

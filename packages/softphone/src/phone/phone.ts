@@ -1,0 +1,266 @@
+import { EventEmitter } from 'node:events';
+import pino, { type Logger } from 'pino';
+import {
+  Invitation, Inviter, Registerer, RegistererState, UserAgent, type Session, type SessionDescriptionHandler,
+} from 'sip.js';
+import type { CallMediaOptions } from '../media/call-media.js';
+import { FailoverTransport } from '../transport/failover-transport.js';
+import { parseServerAddress, type ServerAddress } from '../transport/server-address.js';
+import { Call } from './call.js';
+import { CallLog } from './call-log.js';
+import { describeFailure, PENDING_CREDENTIALS, IDLE, REGISTERED, type RegistrationStatus } from './registration-status.js';
+
+export interface PhoneOptions {
+  user: string;
+  /** The SIP password, or… */
+  password?: string;
+  /** …the HA1 hash alone (MD5 of user:realm:password), as the Zoom client gets its credentials. */
+  ha1?: string;
+  /** Primary gateway first, then the backup: `tls://HOST:PORT`, `wss://HOST:PORT/PATH`. */
+  servers: Array<string | ServerAddress>;
+  /** PEM of the CA the gateways' certificate chains to (the lab's `ca.pem`). */
+  ca?: string | Buffer;
+  displayName?: string;
+  /** Registration lifetime asked for, seconds (default 600). */
+  expires?: number;
+  /** Answer incoming calls at once with these media settings. */
+  autoAnswer?: CallMediaOptions;
+  /** Media of a call answered without any given. */
+  defaultMedia?: CallMediaOptions;
+  /** Make the SDP/RTP handler of a call (the package wires its RTP one; tests may swap it). */
+  mediaFactory: (session: Session, localAddress: string, media: CallMediaOptions) => SessionDescriptionHandler;
+  /** While on the backup, how often the primary is tried (ms, default 30 000). */
+  failbackIntervalMs?: number;
+  /** First and longest pause between reconnection attempts (ms; 1 000 and 30 000). */
+  reconnectDelayMs?: { min: number; max: number };
+  logger?: Logger;
+}
+
+export interface PhoneEvents {
+  status: [status: RegistrationStatus];
+  /** A call is offered (ringing, unless auto-answer took it). */
+  incoming: [call: Call];
+  /** The transport moved to another gateway (failover, or back to the primary). */
+  server: [server: ServerAddress];
+  ended: [call: Call];
+}
+
+/**
+ * The Phone tab: registers through the gateway over TLS or WSS with digest (password or HA1),
+ * keeps the registration up (refresh before expiry with jitter, reconnection, failover to the
+ * backup gateway and back), places and takes calls, and keeps a call log.
+ */
+export class Phone extends EventEmitter<PhoneEvents> {
+  status: RegistrationStatus;
+  readonly callLog = new CallLog();
+  readonly calls = new Set<Call>();
+  private readonly ua: UserAgent | undefined;
+  private readonly transport: FailoverTransport | undefined;
+  private registerer: Registerer | undefined;
+  private readonly media = new WeakMap<Session, CallMediaOptions>();
+  private readonly logger: Logger;
+  private closing = false;
+  private wantRegistered = false;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private reconnectDelay: number;
+  readonly servers: ServerAddress[];
+
+  constructor(private readonly options: PhoneOptions) {
+    super();
+    this.logger = options.logger ?? pino({ level: 'silent' });
+    this.servers = options.servers.map((s) => (typeof s === 'string' ? parseServerAddress(s) : s));
+    this.reconnectDelay = options.reconnectDelayMs?.min ?? 1000;
+    const hasCredentials = Boolean(options.password || options.ha1);
+    this.status = hasCredentials ? IDLE : PENDING_CREDENTIALS;
+    if (!hasCredentials || this.servers.length === 0) return;
+    const primary = this.servers[0];
+    const domain = primary.host.includes(':') ? `[${primary.host}]` : primary.host;
+    this.ua = new UserAgent({
+      uri: UserAgent.makeURI(`sip:${options.user}@${domain}`),
+      displayName: options.displayName,
+      authorizationUsername: options.user,
+      authorizationPassword: options.password,
+      authorizationHa1: options.password ? undefined : options.ha1,
+      transportConstructor: FailoverTransport,
+      transportOptions: {
+        servers: this.servers, ca: options.ca, failbackIntervalMs: options.failbackIntervalMs,
+        onServer: (server: ServerAddress) => this.emit('server', server),
+        onPrimaryBack: () => void this.returnToPrimary(),
+        log: (m: string) => this.logger.info(m),
+      },
+      contactParams: { transport: primary.protocol },
+      userAgentString: 'psi-phone (psi-lab softphone)',
+      sessionDescriptionHandlerFactory: (session) => options.mediaFactory(session, this.transport?.localAddress ?? '127.0.0.1', this.media.get(session) ?? options.defaultMedia ?? {}),
+      logBuiltinEnabled: false,
+      logConnector: (level, category, _label, content) => {
+        if (level === 'error' || level === 'warn') this.logger.warn({ category }, content);
+      },
+      delegate: {
+        onInvite: (invitation) => this.onInvite(invitation),
+        onDisconnect: (error) => this.onDisconnect(error),
+      },
+    });
+    this.transport = this.ua.transport as FailoverTransport;
+  }
+
+  /** The gateway the phone is connected to now. */
+  get server(): ServerAddress | undefined {
+    return this.transport?.isConnected() ? this.transport.server : undefined;
+  }
+
+  /** Connect (primary, else the backup) and register; resolves with the resulting status. */
+  async register(): Promise<RegistrationStatus> {
+    if (!this.ua) return this.status;
+    this.wantRegistered = true;
+    try {
+      if (this.ua.isConnected()) {
+        // already connected
+      } else if (this.ua.state === 'Started') await this.ua.reconnect();
+      else await this.ua.start();
+    } catch (e) {
+      this.logger.warn({ err: (e as Error).message }, 'no gateway reachable');
+      this.setStatus(describeFailure(503, 'Service Unavailable'));
+      this.scheduleReconnect();
+      return this.status;
+    }
+    return this.sendRegister();
+  }
+
+  async unregister(): Promise<void> {
+    this.wantRegistered = false;
+    clearTimeout(this.reconnectTimer);
+    if (this.registerer?.state === RegistererState.Registered) {
+      await new Promise<void>((resolve) => {
+        void this.registerer!.unregister({ requestDelegate: { onAccept: () => resolve(), onReject: () => resolve() } }).catch(() => resolve());
+        setTimeout(resolve, 5000).unref();
+      });
+    }
+    if (this.status === REGISTERED) this.setStatus(IDLE);
+  }
+
+  /** Call an extension (or any user at the gateway's domain). */
+  async call(extension: string, media: CallMediaOptions = {}): Promise<Call> {
+    if (!this.ua) throw new Error(`cannot call: ${this.status}`);
+    const target = UserAgent.makeURI(`sip:${extension}@${this.ua.configuration.uri.host}`);
+    if (!target) throw new Error(`"${extension}" is not something one can call`);
+    const inviter = new Inviter(this.ua, target, { earlyMedia: true });
+    this.media.set(inviter, media);
+    const call = this.track(new Call(inviter, 'outgoing', extension));
+    await inviter.invite({
+      requestDelegate: {
+        onReject: (response) => call.noteFailure(response.message.statusCode ?? 500, response.message.reasonPhrase ?? ''),
+      },
+    });
+    return call;
+  }
+
+  /** Answer a ringing incoming call with these media settings. */
+  async answer(call: Call, media: CallMediaOptions = {}): Promise<void> {
+    this.media.set(call.session, media);
+    await call.answer();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.reconnectTimer);
+    for (const call of this.calls) await call.hangUp().catch(() => undefined);
+    await this.unregister().catch(() => undefined);
+    await this.ua?.stop().catch(() => undefined);
+  }
+
+  private sendRegister(): Promise<RegistrationStatus> {
+    const ua = this.ua!;
+    this.registerer ??= this.newRegisterer(ua);
+    return new Promise<RegistrationStatus>((resolve) => {
+      const timer = setTimeout(() => resolve(this.setStatus(describeFailure(408, 'Request Timeout'))), 35_000);
+      timer.unref();
+      this.registerer!.register({
+        requestDelegate: {
+          onAccept: () => {
+            clearTimeout(timer);
+            this.reconnectDelay = this.options.reconnectDelayMs?.min ?? 1000;
+            resolve(this.setStatus(REGISTERED));
+          },
+          onReject: (response) => {
+            clearTimeout(timer);
+            resolve(this.setStatus(describeFailure(response.message.statusCode ?? 500, response.message.reasonPhrase ?? '')));
+          },
+        },
+      }).catch((e: Error) => {
+        clearTimeout(timer);
+        this.logger.warn({ err: e.message }, 'REGISTER not sent');
+        resolve(this.setStatus(describeFailure(503, 'Service Unavailable')));
+      });
+    });
+  }
+
+  private newRegisterer(ua: UserAgent): Registerer {
+    // Refresh somewhere between 80 % and 95 % of the lifetime: phones that registered together do not all refresh together.
+    const refreshFrequency = 80 + Math.floor(Math.random() * 16);
+    const registerer = new Registerer(ua, { expires: this.options.expires ?? 600, refreshFrequency });
+    registerer.stateChange.addListener((state) => {
+      if (state === RegistererState.Registered) this.setStatus(REGISTERED);
+      else if (state === RegistererState.Unregistered && this.status === REGISTERED) {
+        this.setStatus(IDLE);
+        if (this.wantRegistered && !this.closing) this.scheduleReconnect();
+      }
+    });
+    return registerer;
+  }
+
+  private onInvite(invitation: Invitation): void {
+    const peer = invitation.remoteIdentity.uri.user ?? 'anonymous';
+    const call = this.track(new Call(invitation, 'incoming', peer));
+    invitation.delegate = {
+      onCancel: (cancel) => {
+        if (/cause=200/.test(cancel.request.getHeader('reason') ?? '')) call.noteCompletedElsewhere();
+      },
+    };
+    this.emit('incoming', call);
+    if (this.options.autoAnswer) void this.answer(call, this.options.autoAnswer).catch((e: Error) => this.logger.warn({ err: e.message }, 'auto-answer failed'));
+  }
+
+  private onDisconnect(error?: Error): void {
+    if (this.closing || !error) return;
+    this.logger.warn({ err: error.message }, 'connection to the gateway lost');
+    if (this.status === REGISTERED) this.setStatus(IDLE);
+    if (this.wantRegistered) this.scheduleReconnect();
+  }
+
+  /** Try again after a pause that doubles up to the maximum. */
+  private scheduleReconnect(): void {
+    if (this.closing || this.reconnectTimer) return;
+    const delay = this.reconnectDelay;
+    this.reconnectDelay = Math.min(delay * 2, this.options.reconnectDelayMs?.max ?? 30_000);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (!this.closing && this.wantRegistered) void this.register();
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  private async returnToPrimary(): Promise<void> {
+    if (this.closing || !this.transport) return;
+    this.logger.info('the primary gateway is back: moving to it');
+    await this.transport.disconnect();
+    await this.register();
+  }
+
+  private track(call: Call): Call {
+    this.calls.add(call);
+    call.on('ended', (entry) => {
+      this.calls.delete(call);
+      this.callLog.add(entry);
+      this.emit('ended', call);
+    });
+    return call;
+  }
+
+  private setStatus(status: RegistrationStatus): RegistrationStatus {
+    if (status !== this.status) {
+      this.status = status;
+      this.emit('status', status);
+    }
+    return status;
+  }
+}
