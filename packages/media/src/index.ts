@@ -9,3 +9,4 @@ export * from './dtmf/index.js';
 export * from './jitter/index.js';
 export * from './audio/index.js';
 export * from './sdp/index.js';
+export * from './stream/index.js';

@@ -7,6 +7,7 @@ export * from './phone/call.js';
 export * from './phone/call-log.js';
 export * from './phone/registration-status.js';
 export * from './media/call-media.js';
+export * from './media/rtp-session-description-handler.js';
 export * from './transport/server-address.js';
 export * from './transport/connection.js';
 export * from './transport/failover-transport.js';

@@ -4,6 +4,7 @@ import {
   Invitation, Inviter, Registerer, RegistererState, UserAgent, type Session, type SessionDescriptionHandler,
 } from 'sip.js';
 import type { CallMediaOptions } from '../media/call-media.js';
+import { RtpSessionDescriptionHandler } from '../media/rtp-session-description-handler.js';
 import { FailoverTransport } from '../transport/failover-transport.js';
 import { parseServerAddress, type ServerAddress } from '../transport/server-address.js';
 import { Call } from './call.js';
@@ -27,8 +28,8 @@ export interface PhoneOptions {
   autoAnswer?: CallMediaOptions;
   /** Media of a call answered without any given. */
   defaultMedia?: CallMediaOptions;
-  /** Make the SDP/RTP handler of a call (the package wires its RTP one; tests may swap it). */
-  mediaFactory: (session: Session, localAddress: string, media: CallMediaOptions) => SessionDescriptionHandler;
+  /** Make the SDP/RTP handler of a call; default: plain RTP audio (RtpSessionDescriptionHandler). */
+  mediaFactory?: (session: Session, localAddress: string, media: CallMediaOptions) => SessionDescriptionHandler;
   /** While on the backup, how often the primary is tried (ms, default 30 000). */
   failbackIntervalMs?: number;
   /** First and longest pause between reconnection attempts (ms; 1 000 and 30 000). */
@@ -90,7 +91,11 @@ export class Phone extends EventEmitter<PhoneEvents> {
       },
       contactParams: { transport: primary.protocol },
       userAgentString: 'psi-phone (psi-lab softphone)',
-      sessionDescriptionHandlerFactory: (session) => options.mediaFactory(session, this.transport?.localAddress ?? '127.0.0.1', this.media.get(session) ?? options.defaultMedia ?? {}),
+      sessionDescriptionHandlerFactory: (session) => {
+        const media = this.media.get(session) ?? options.defaultMedia ?? {};
+        const address = this.transport?.localAddress ?? '127.0.0.1';
+        return options.mediaFactory ? options.mediaFactory(session, address, media) : new RtpSessionDescriptionHandler(address, media, this.logger);
+      },
       logBuiltinEnabled: false,
       logConnector: (level, category, _label, content) => {
         if (level === 'error' || level === 'warn') this.logger.warn({ category }, content);
