@@ -49,7 +49,8 @@ async function relay(ctx: GatewayContext, call: B2bCall, req: IncomingRequest, r
 
   let transaction: ClientInviteTransaction | undefined;
   let sent: SipRequest | undefined;
-  req.on('cancel', () => void transaction?.cancel('SIP;cause=487;text="the caller cancelled"'));
+  // The Reason travels on: "Call completed elsewhere" keeps the other phones from logging a missed call.
+  req.on('cancel', (cancel) => void transaction?.cancel(cancel.get('reason') ?? 'SIP;cause=487;text="the caller cancelled"'));
   // Provisional responses are relayed in order, each after its SDP is rewritten.
   let provisionals = Promise.resolve();
   const auth: Credentials | undefined = to === 'pbx' ? ctx.pbx.icp(plan.setUser) : undefined;

@@ -29,7 +29,8 @@ export class Call extends EventEmitter<CallEvents> {
         this.connectedAt = new Date();
         this.setState('connected');
       } else if (s === SessionState.Terminated) {
-        this.finish();
+        // sip.js ends the session before it hands over the final response: let that land first.
+        setImmediate(() => this.finish());
       }
     });
   }

@@ -23,13 +23,13 @@ export interface TestLab {
  * The lab as `npm run lab` runs it — pbx and gateway, bound to each other, with the demo users —
  * on a loopback address of the test's own, so its fixed ports meet no other test.
  */
-export async function startTestLab(host: string): Promise<TestLab> {
+export async function startTestLab(host: string, options: { trunk?: string } = {}): Promise<TestLab> {
   const dir = mkdtempSync(join(tmpdir(), 'psi-phone-lab-'));
   const logger = pino({ level: process.env.LAB_LOG ?? 'silent' });
   ensureLabCertificates(join(dir, 'certs'), { names: ['localhost', '127.0.0.1', host] });
   const pbx = await startLabPbx({
     dbFile: join(dir, 'pbx.db'), host, users: DEMO_USERS, zoomUsers: new Set(DEMO_USERS.map((u) => u.extension)),
-    token: 'test-token', logger, sipTrace: false,
+    token: 'test-token', logger, sipTrace: false, trunk: options.trunk,
   });
   const backups: LabGateway[] = [];
   let gateway = await startLabGateway({ dataDir: dir, host, publicAddress: host, pbxPort: pbx.pbx.port, apiPort: pbx.apiPort, store: pbx.store, logger, sipTrace: false });
