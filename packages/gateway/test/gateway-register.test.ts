@@ -67,6 +67,20 @@ describe('registering through the gateway', () => {
     expect(lab.gateway.status().counters.authFailures).toBeGreaterThan(0);
   });
 
+  it('a reused Authorization (a refresh or unREGISTER with old credentials) gets a fresh challenge and counts as no failure', async () => {
+    const set = await newSet('1003', 'tcp');
+    const first = await set.register();
+    expect(first.response.status).toBe(200);
+    const failures = lab.gateway.status().counters.authFailures;
+    const { response } = await set.app.request({
+      method: 'REGISTER', uri: `sip:${HOST}`, destination: set.destination,
+      from: `<sip:1003@${HOST}>`, to: `<sip:1003@${HOST}>`,
+      headers: [['Contact', set.contact], ['Expires', 0], ['Authorization', first.request.get('authorization')!]],
+    });
+    expect(response.status).toBe(401);
+    expect(lab.gateway.status().counters.authFailures).toBe(failures);
+  });
+
   it('an unknown user gets the same answer as a wrong password (no user enumeration)', async () => {
     const set = new TestSet({ user: '4999', password: 'whatever', protocol: 'tcp', host: HOST, port: 5060 });
     sets.push(await set.start());

@@ -38,13 +38,14 @@ export function setAuthentication(ctx: GatewayContext, options: SetAuthenticatio
       (req.locals as SetLocals).user = verdict.username;
       return next();
     }
-    if (header !== undefined && !verdict.stale && verdict.reason !== 'not-digest' && verdict.reason !== 'missing') {
+    // Only a wrong password (or a user that does not exist) is a failure. A nonce reused, one
+    // from before a restart, or an expired one is what honest phones send when they refresh or
+    // unregister with the credentials they had: they get a fresh challenge, and no count.
+    if (verdict.reason === 'unknown-user' || verdict.reason === 'bad-response') {
       ctx.counters.authFailures++;
       options.onFailure(req, verdict.reason);
-      if (verdict.reason === 'unknown-user' || verdict.reason === 'bad-response') {
-        // Same answer for both, so a scanner cannot tell a valid extension from an invalid one.
-        return void res.send(403);
-      }
+      // Same answer for both, so a scanner cannot tell a valid extension from an invalid one.
+      return void res.send(403);
     }
     ctx.counters.challenges++;
     const name = register ? 'WWW-Authenticate' : 'Proxy-Authenticate';
