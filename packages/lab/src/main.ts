@@ -60,6 +60,8 @@ async function main(): Promise<void> {
     options.users > 0 ? `  load-test users  2000..${1999 + options.users}, password load<extension>` : '',
     options.csv ? `  SIPp injection   ${resolve(options.csv)}` : '',
     `  register a set   server tls://${pub}:${GATEWAY_TLS_PORT} (or wss://${pub}:${GATEWAY_HTTPS_PORT}/sip), user 1001, password alice-1001, trust ${certs.files!.caFile}`,
+    `  call with it     npx psi-phone answer --user 1002 --password bob-1002 --server tls://${pub}:${GATEWAY_TLS_PORT} --ca ${certs.files!.caFile}`,
+    `                   npx psi-phone call 1002 --user 1001 --password alice-1001 --play tone:1000 --seconds 5 --server tls://${pub}:${GATEWAY_TLS_PORT} --ca ${certs.files!.caFile}`,
     `  try: sipp -sf scenarios/register-auth-uac.xml -inf ${csvFile} -t u1 -m ${calls} -i 127.0.0.1 ${pub}:${GATEWAY_SIP_PORT}`,
     `       openssl s_client -connect ${pub}:${GATEWAY_TLS_PORT} -CAfile ${certs.files!.caFile} -brief </dev/null`,
     `       PSI_PBX_TOKEN=$(cat ${join(dataDir, 'api-token')}) npx psi-pbx --api http://${host}:${lab.apiPort} subscriber list`,
