@@ -96,6 +96,19 @@ describe('calls through gateway → pbx → gateway', () => {
     await waitFor(() => alice.requests.some((r) => r.method === 'BYE'));
   });
 
+  it('a re-INVITE answered with SDP that cannot be relayed: 500 to the sender, the call hung up, the gateway lives on', async () => {
+    const { aliceLeg } = await establish();
+    const invite = bob.invites[bob.invites.length - 1];
+    bob.onInvite = (_req, res) => void res.send(200, { body: 'this is not sdp', headers: { 'Content-Type': 'application/sdp' } });
+    const reinvite = await aliceLeg.request('INVITE', { body: alice.sdp(), headers: { 'Content-Type': 'application/sdp' } });
+    expect(reinvite.response.status).toBe(500);
+    await waitFor(() => bob.requests.some((r) => r.method === 'BYE' && r.callId === invite.callId), 3000, 'BYE at Bob');
+    await waitFor(() => lab.gateway.status().counters.callsActive === 0, 3000, 'the call to end');
+    // And a new call still works.
+    const next = await establish();
+    expect((await next.aliceLeg.request('BYE')).response.status).toBe(200);
+  });
+
   it('REFER and its NOTIFY cross inside a call', async () => {
     const { aliceLeg, bobLeg } = await establish();
     const refer = await aliceLeg.request('REFER', { headers: { 'Refer-To': `<sip:1003@${HOST}>`, 'Referred-By': `<sip:1001@${HOST}>` } });
@@ -142,6 +155,10 @@ describe('calls through gateway → pbx → gateway', () => {
     expect(prack.get('rack')).toBe(`${bobRseq} ${bobInvite.msg.cseq.seq} INVITE`);
     const aliceLeg = Dialog.fromResponse(alice.app, result.request, result.response, { flow: result.flow });
     await aliceLeg.request('BYE');
+    // The confirmed dialog numbers past the early dialog's PRACK (RFC 3261 §12.2.1.1).
+    await waitFor(() => bob.requests.some((r) => r.method === 'BYE' && r.callId === bobInvite.callId));
+    const bye = bob.requests.find((r) => r.method === 'BYE' && r.callId === bobInvite.callId)!;
+    expect(bye.msg.cseq.seq).toBeGreaterThan(prack.msg.cseq.seq);
   });
 
   it('the caller cancels a ringing call: the callee gets CANCEL, the caller 487', async () => {

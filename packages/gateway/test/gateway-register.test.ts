@@ -91,6 +91,20 @@ describe('registering through the gateway', () => {
     expect(lab.pbx.app.transport.stats.received).toBe(before);
   });
 
+  it('with the pbx\'s API down, a user the gateway cannot check gets 503, and nothing counts as a failure', async () => {
+    const failures = lab.gateway.status().counters.authFailures;
+    await lab.api.close();
+    await lab.gateway.credentials.refresh();
+    const set = new TestSet({ user: '4998', password: 'whatever', protocol: 'tcp', host: HOST, port: 5060 });
+    sets.push(await set.start());
+    const { response } = await set.register();
+    expect(response.status).toBe(503);
+    expect(response.get('retry-after')).toBe('30');
+    expect(lab.gateway.status().counters.authFailures).toBe(failures);
+    // Sets it already knows still register: their credentials are cached.
+    expect((await (await newSet('1001', 'tcp')).register()).response.status).toBe(200);
+  });
+
   it('a registration whose connection dies is removed, here and at the pbx', async () => {
     const set = await newSet('1002', 'tls');
     expect((await set.register()).response.status).toBe(200);

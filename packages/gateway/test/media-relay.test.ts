@@ -176,6 +176,29 @@ describe('MediaRelay over real UDP', () => {
     expect(natted.pending).toBe(0);
   });
 
+  it('takes media only from the set\'s signalling address and the pbx\'s SDP address: a port sprayer latches nothing (RTP bleed)', async () => {
+    const { session, set, pbx, gwSet, gwPbx } = await establishedCall();
+    session.trustSetAddress(HOST);
+    const attacker = dgram.createSocket('udp4');
+    await new Promise<void>((r) => attacker.bind(0, '127.0.0.44', r));
+    cleanups.push(() => new Promise((r) => attacker.close(() => r(undefined))));
+    const heardByAttacker: Buffer[] = [];
+    attacker.on('message', (m) => heardByAttacker.push(m));
+    // The attacker gets there first, on both sides.
+    await new Promise((r) => attacker.send('spoofed-set', gwSet, HOST, r));
+    await new Promise((r) => attacker.send('spoofed-pbx', gwPbx, HOST, r));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(pbx.pending + set.pending).toBe(0);
+    // The real endpoints are relayed, and the attacker hears nothing.
+    await set.send('from-set', gwSet);
+    expect((await pbx.next()).msg.toString()).toBe('from-set');
+    await pbx.send('from-pbx', gwPbx);
+    expect((await set.next()).msg.toString()).toBe('from-pbx');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(heardByAttacker).toEqual([]);
+    expect(session.stats.dropped).toBeGreaterThanOrEqual(2);
+  });
+
   it('keeps the gateway ports across a re-offer and follows the new destination', async () => {
     const { session, set, gwSet, gwPbx } = await establishedCall();
     const moved = await endpoint();

@@ -26,6 +26,7 @@ export interface CredentialCacheOptions {
 
 /** A single user looked up on a miss is asked for at most this often. */
 const MISS_RETRY_MS = 5_000;
+const LOOKUPS_PER_SECOND = 20;
 
 /**
  * The set-side credentials (HA1) the gateway checks sets against, read from the pbx with the
@@ -42,6 +43,9 @@ export class CredentialCache {
   lastError: string | undefined;
   /** The pbx's realm, learned from its credentials. */
   realm: string | undefined;
+  /** False while the pbx's API does not answer: an unknown user may then be one we cannot check. */
+  reachable = true;
+  private lookups = { windowStart: 0, count: 0 };
 
   constructor(private readonly options: CredentialCacheOptions) {
     this.fetch = options.fetch ?? fetch;
@@ -72,10 +76,12 @@ export class CredentialCache {
       if (list[0]) this.realm = list[0].realm;
       this.refreshedAt = this.now();
       this.lastError = undefined;
+      this.reachable = true;
       this.options.logger?.debug({ credentials: list.length }, 'set credentials refreshed from the pbx');
       return true;
     } catch (e) {
       this.lastError = (e as Error).message;
+      this.reachable = false;
       this.options.logger?.error({ err: this.lastError, api: this.options.api }, 'cannot read set credentials from the pbx');
       return false;
     }
@@ -94,18 +100,27 @@ export class CredentialCache {
   async ha1Fresh(user: string, algorithm: DigestAlgorithm): Promise<string | undefined> {
     if (!this.byUser.has(user) && /^[\w.+-]{1,64}$/.test(user)) {
       const last = this.misses.get(user);
-      if (last === undefined || this.now() - last > MISS_RETRY_MS) {
+      if ((last === undefined || this.now() - last > MISS_RETRY_MS) && this.takeLookup()) {
         this.misses.set(user, this.now());
         if (this.misses.size > 10_000) this.misses.clear();
         try {
           const [c] = await this.get(`/api/gateway/credentials?extension=${encodeURIComponent(user)}`);
           if (c) this.byUser.set(c.extension, c);
-        } catch {
-          // Unknown to the pbx (404) or the pbx is unreachable: the user is unknown either way.
+          this.reachable = true;
+        } catch (e) {
+          // 404: the pbx does not know the user. Anything else: the pbx could not be asked.
+          this.reachable = /: 404 /.test((e as Error).message);
         }
       }
     }
     return this.ha1(user, algorithm);
+  }
+
+  /** At most LOOKUPS_PER_SECOND lookups of unknown users reach the pbx: made-up names cost it nothing more. */
+  private takeLookup(): boolean {
+    const now = this.now();
+    if (now - this.lookups.windowStart >= 1000) this.lookups = { windowStart: now, count: 0 };
+    return ++this.lookups.count <= LOOKUPS_PER_SECOND;
   }
 
   /** The pair the gateway answers the pbx's challenges with for this set (ICP-side credentials). */

@@ -43,6 +43,7 @@ export class MediaSession {
   /** rewrite() and close() run one at a time, in call order, so sockets are never allocated twice or leaked. */
   private queue: Promise<unknown> = Promise.resolve();
   private closing: Promise<void> | undefined;
+  private setAddress: string | undefined;
 
   constructor(readonly id: string, private readonly ctx: MediaSessionContext) {
     this.logger = ctx.logger?.child({ mediaSession: id });
@@ -57,6 +58,12 @@ export class MediaSession {
   get stats(): MediaSessionStats {
     const { setToPbx, pbxToSet, dropped } = this.counters;
     return { setToPbx: { ...setToPbx }, pbxToSet: { ...pbxToSet }, dropped };
+  }
+
+  /** Take the set side's media only from this address (the set's signalling source), on every stream. */
+  trustSetAddress(address: string): void {
+    this.setAddress = address;
+    for (const stream of this.streams) stream?.trust('set', address);
   }
 
   /** The gateway's RTP/RTCP ports on `side`, per m= line index (undefined: none allocated). */
@@ -119,6 +126,12 @@ export class MediaSession {
   }
 
   private newStream(index: number): RelayedStream {
+    const stream = this.makeStream(index);
+    if (this.setAddress) stream.trust('set', this.setAddress);
+    return stream;
+  }
+
+  private makeStream(index: number): RelayedStream {
     return new RelayedStream(
       index,
       {

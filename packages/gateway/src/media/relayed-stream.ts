@@ -42,6 +42,12 @@ function freshEndpoint(): EndpointState {
 export class RelayedStream {
   private readonly sockets: Partial<Record<MediaSide, RtpSocketPair>> = {};
   private readonly endpoints: Record<MediaSide, EndpointState> = { set: freshEndpoint(), pbx: freshEndpoint() };
+  /**
+   * The only address media is taken from on each side (any port: NAT changes ports, not hosts).
+   * Set side: the set's signalling address; pbx side: the address its SDP names. Without it,
+   * whoever sprays the port range first would latch the stream ("RTP bleed").
+   */
+  private readonly trusted: Partial<Record<MediaSide, string>> = {};
 
   constructor(
     readonly index: number,
@@ -61,12 +67,24 @@ export class RelayedStream {
     pair.rtcp.on('message', (msg, rinfo) => this.receive(side, 'rtcp', msg, rinfo));
   }
 
-  /** Records what `side`'s endpoint said in its latest SDP; forgets what was latched. */
+  /** Take `side`'s media only from this address (the set's signalling source). */
+  trust(side: MediaSide, address: string): void {
+    this.trusted[side] = address;
+  }
+
+  /**
+   * Records what `side`'s endpoint said in its latest SDP; forgets what was latched. An SDP
+   * address other than the trusted one (a set behind NAT names its private address) is not sent
+   * to: media waits for the first packet from the trusted address.
+   */
   updateEndpoint(side: MediaSide, media: EndpointMedia): void {
+    if (side === 'pbx' && media.enabled && media.rtp && media.rtp.address !== '0.0.0.0') this.trusted.pbx = media.rtp.address;
+    const trusted = this.trusted[side];
+    const foreign = (a: TransportAddress | undefined): boolean => trusted !== undefined && a !== undefined && a.address !== trusted;
     this.endpoints[side] = {
       state: media.enabled ? 'enabled' : 'disabled',
       hold: media.hold,
-      destination: media.enabled ? { rtp: media.rtp, rtcp: media.rtcp } : {},
+      destination: media.enabled ? { rtp: foreign(media.rtp) ? undefined : media.rtp, rtcp: foreign(media.rtcp) ? undefined : media.rtcp } : {},
       latched: { rtp: false, rtcp: false },
     };
   }
@@ -82,6 +100,8 @@ export class RelayedStream {
   private receive(from: MediaSide, kind: PacketKind, msg: Buffer, rinfo: RemoteInfo): void {
     const source = this.endpoints[from];
     if (source.state === 'disabled') return this.events.dropped();
+    const trusted = this.trusted[from];
+    if (trusted !== undefined && rinfo.address !== trusted) return this.events.dropped();
     const latched = source.destination[kind];
     if (!source.latched[kind]) {
       source.destination[kind] = { address: rinfo.address, port: rinfo.port };

@@ -41,6 +41,10 @@ export function setAuthentication(ctx: GatewayContext, options: SetAuthenticatio
     // Only a wrong password (or a user that does not exist) is a failure. A nonce reused, one
     // from before a restart, or an expired one is what honest phones send when they refresh or
     // unregister with the credentials they had: they get a fresh challenge, and no count.
+    if (verdict.reason === 'unknown-user' && !ctx.credentials.reachable) {
+      // Not the set's fault: the pbx cannot be asked who it is. Nothing is counted.
+      return void res.send(503, 'Service Unavailable (the pbx does not answer)', { headers: { 'Retry-After': 30 } });
+    }
     if (verdict.reason === 'unknown-user' || verdict.reason === 'bad-response') {
       ctx.counters.authFailures++;
       options.onFailure(req, verdict.reason);

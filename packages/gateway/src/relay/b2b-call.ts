@@ -1,4 +1,5 @@
-import { newCallId, type Dialog, type Flow, type SipMessage } from '@psi-lab/sip';
+import { SdpError } from '@psi-lab/media';
+import { newCallId, type ClientInviteTransaction, type Dialog, type Flow, type SipMessage } from '@psi-lab/sip';
 import type { GatewayContext } from '../context.js';
 import type { MediaSession } from '../media/index.js';
 
@@ -20,6 +21,8 @@ export class B2bCall {
   /** The caller's ACK for the 2xx arrived (over UDP the 2xx is repeated until then). */
   acked = false;
   ended = false;
+  /** The dialog-creating request's client transaction while it is unanswered (to CANCEL it). */
+  pending: ClientInviteTransaction | undefined;
   /** The set-side user, whose ICP-side credentials answer the pbx's challenges. */
   setUser: string | undefined;
   /** CSeq numbers of the dialog-creating request on each leg: RAck is translated with them. */
@@ -46,6 +49,8 @@ export class B2bCall {
   }
 
   setLeg(side: Side, dialog: Dialog): void {
+    // An ended call takes no new leg: it would stay in the tables for good.
+    if (this.ended) return;
     const previous = this.legs[side];
     if (previous) this.ctx.dialogs[side].remove(previous);
     dialog.owner = this;
@@ -57,11 +62,26 @@ export class B2bCall {
     return this.legs.set === dialog ? 'set' : 'pbx';
   }
 
-  /** SDP bodies are rewritten to the gateway's media ports on the receiving side; anything else passes as is. */
+  /**
+   * SDP bodies are rewritten to the gateway's media ports on the receiving side; other bodies
+   * pass as they are. An SDP we cannot anchor (malformed, too many streams, inside a multipart
+   * body where it would slip past the relay) is refused with a 488.
+   */
   async body(from: Side, msg: SipMessage): Promise<Buffer | undefined> {
     if (msg.body.length === 0) return undefined;
+    const type = (msg.contentType ?? '').toLowerCase();
+    if (type.startsWith('multipart/') && /application\/sdp/i.test(msg.body.toString('latin1'))) {
+      throw new RelayRefusal(488, 'Not Acceptable Here (SDP inside a multipart body)');
+    }
     if (!isSdp(msg) || !this.media) return msg.body;
-    return this.media.rewrite(from, msg.body);
+    const streams = (msg.body.toString('latin1').match(/^m=/gm) ?? []).length;
+    if (streams > MAX_MEDIA_STREAMS) throw new RelayRefusal(488, `Not Acceptable Here (more than ${MAX_MEDIA_STREAMS} media streams)`);
+    try {
+      return await this.media.rewrite(from, msg.body);
+    } catch (e) {
+      if (e instanceof SdpError) throw new RelayRefusal(488, 'Not Acceptable Here (malformed SDP)', e.message);
+      throw e;
+    }
   }
 
   markEstablished(): void {
@@ -88,6 +108,8 @@ export class B2bCall {
   onSetFlowClosed(flow: Flow): boolean {
     const leg = this.legs.set;
     if (!leg || leg.state.flow?.id !== flow.id || this.ended) return false;
+    // Still ringing on the far side: stop it ringing.
+    if (!this.established) void this.pending?.cancel('SIP;cause=480;text="the set\'s connection closed"');
     const pbxLeg = this.legs.pbx;
     if (pbxLeg && this.established) {
       pbxLeg.request('BYE', { headers: [['Reason', 'SIP;cause=480;text="the set\'s connection closed"']], auth: this.icpAuth() }).catch(() => undefined);
@@ -120,6 +142,16 @@ export function newLegCallId(ctx: GatewayContext, side: Side): string {
 
 /** Methods whose requests and successful responses carry a Contact (dialog creation, target refresh). */
 export const CONTACT_METHODS = new Set(['INVITE', 'UPDATE', 'SUBSCRIBE', 'NOTIFY', 'REFER']);
+
+/** A call has a few streams at most (audio, video, maybe a second audio): each costs relay ports. */
+export const MAX_MEDIA_STREAMS = 4;
+
+/** The relay refuses what it was given, with this status (e.g. 488 for SDP it cannot anchor). */
+export class RelayRefusal extends Error {
+  constructor(readonly status: number, readonly reason: string, detail?: string) {
+    super(detail ? `${reason}: ${detail}` : reason);
+  }
+}
 
 export function isSdp(msg: SipMessage): boolean {
   return (msg.contentType ?? '').toLowerCase().split(';')[0].trim() === 'application/sdp';

@@ -3,10 +3,13 @@ import {
   type RequestResult, type SipApp, type SipRequest, type SipResponse,
 } from '@psi-lab/sip';
 import type { GatewayContext } from '../context.js';
-import { B2bCall, gatewayContact, newLegCallId, otherSide, type Side } from './b2b-call.js';
+import { B2bCall, RelayRefusal, gatewayContact, newLegCallId, otherSide, type Side } from './b2b-call.js';
 import { requestHeaders, responseHeaders, type HeaderList } from './headers.js';
 
 let sessionCounter = 0;
+/** How long a call may ring before the gateway gives up on it (Timer C is "more than 3 minutes"). */
+export const RING_LIMIT_MS = 180_000;
+const MAX_SUBSCRIPTION_S = 3600;
 
 /** Where a dialog-creating request is relayed to, decided by the side's policy. */
 export interface RelayPlan {
@@ -45,7 +48,12 @@ async function relay(ctx: GatewayContext, call: B2bCall, req: IncomingRequest, r
   call.setUser = plan.setUser;
   call.inviteSeq[plan.from] = req.msg.cseq.seq;
   call.setLeg(plan.from, Dialog.fromIncoming(fromApp, req, res.toTag, { keepFlow: plan.from === 'set', protocol: sideProtocol(ctx, plan.from) }));
-  if (req.method === 'INVITE') call.media = ctx.media.createSession(`${req.callId}#${++sessionCounter}`);
+  if (req.method === 'INVITE') {
+    call.media = ctx.media.createSession(`${req.callId}#${++sessionCounter}`);
+    // Media from the set side is taken only from the set's own address.
+    const setAddress = plan.from === 'set' ? req.flow.remote.address : plan.destination.address;
+    if (setAddress) call.media.trustSetAddress(setAddress);
+  }
 
   let transaction: ClientInviteTransaction | undefined;
   let sent: SipRequest | undefined;
@@ -55,15 +63,30 @@ async function relay(ctx: GatewayContext, call: B2bCall, req: IncomingRequest, r
   let provisionals = Promise.resolve();
   const auth: Credentials | undefined = to === 'pbx' ? ctx.pbx.icp(plan.setUser) : undefined;
 
+  let offer: Buffer | undefined;
+  try {
+    offer = await call.body(plan.from, req.msg);
+  } catch (e) {
+    call.end('offer refused');
+    if (!(e instanceof RelayRefusal)) throw e;
+    return void res.send(e.status, e.reason);
+  }
+  // Timer C (RFC 3261 §16.6): a call that rings for ever is given up, and the caller told so.
+  let ringTimedOut = false;
+  const ringLimit = setTimeout(() => {
+    ringTimedOut = true;
+    void transaction?.cancel('SIP;cause=480;text="no answer"');
+  }, RING_LIMIT_MS);
+  ringLimit.unref();
+
   let result: RequestResult;
   try {
-    const body = await call.body(plan.from, req.msg);
     result = await toApp.request({
       method: req.method, uri: plan.uri, destination: plan.destination,
       from: plan.fromHeader, to: plan.toHeader, callId: newLegCallId(ctx, to),
-      headers: [...requestHeaders(req.msg), ...(plan.headers ?? []), ['Contact', gatewayContact(ctx, to, plan.destination.flow)]], body, auth,
+      headers: [...requestHeaders(req.msg), ...(plan.headers ?? []), ['Contact', gatewayContact(ctx, to, plan.destination.flow)]], body: offer, auth,
       onTransaction: (tx) => {
-        if (tx instanceof ClientInviteTransaction) transaction = tx;
+        if (tx instanceof ClientInviteTransaction) transaction = call.pending = tx;
         sent = tx.request;
         call.inviteSeq[to] = tx.request.cseq.seq;
         if (req.canceled) void transaction?.cancel();
@@ -77,28 +100,50 @@ async function relay(ctx: GatewayContext, call: B2bCall, req: IncomingRequest, r
     call.end('no answer from the other side');
     if (!res.finalResponseSent) void res.send(/timeout/.test((e as Error).message) ? 408 : 503);
     return;
+  } finally {
+    clearTimeout(ringLimit);
+    call.pending = undefined;
   }
   await provisionals;
   const response = result.response;
   if (response.status >= 300) {
     call.end(`refused ${response.status}`);
-    if (!res.finalResponseSent) void res.send(outwardStatus(response.status), response.reason, { headers: responseHeaders(response) });
-    return;
+    if (res.finalResponseSent) return;
+    if (ringTimedOut) return void res.send(480, 'Temporarily Unavailable (no answer)');
+    return void res.send(outwardStatus(response.status), response.reason, { headers: responseHeaders(response) });
   }
+  const early = call.legs[to];
   const leg = Dialog.fromResponse(toApp, result.request, response, { flow: to === 'set' ? result.flow : undefined, protocol: sideProtocol(ctx, to) });
-  call.setLeg(to, leg);
-  if (req.canceled || res.finalResponseSent) {
-    // The caller gave up while the callee answered: end the leg that did answer.
+  // PRACKs and UPDATEs of the early dialog used CSeq numbers the confirmed dialog must go past.
+  if (early && early.state.remoteTag === leg.state.remoteTag) leg.state.localSeq = Math.max(leg.state.localSeq, early.state.localSeq);
+  if (req.canceled || res.finalResponseSent || call.ended) {
+    // The caller gave up (or its connection died) while the callee answered: end the leg that did answer.
     void leg.request('BYE', { auth }).catch(() => undefined);
     call.end('answered after cancel');
     return;
   }
-  const body = await call.body(to, response);
+  call.setLeg(to, leg);
+  let answerBody: Buffer | undefined;
+  try {
+    answerBody = await call.body(to, response);
+  } catch (e) {
+    ctx.logger.warn({ err: (e as Error).message }, 'answer not relayable: hanging up the leg that answered');
+    void leg.request('BYE', { auth }).catch(() => undefined);
+    call.end('answer refused');
+    const refusal = e instanceof RelayRefusal ? e : new RelayRefusal(500, 'Server Internal Error');
+    return void res.send(refusal.status, refusal.reason);
+  }
   call.markEstablished();
-  if (req.method !== 'INVITE') call.touch(response.expires ?? req.msg.expires ?? 3600);
-  const answer = await res.send(response.status, response.reason, { headers: [...responseHeaders(response), ['Contact', gatewayContact(ctx, plan.from, req.flow)]], body });
+  if (req.method !== 'INVITE') call.touch(subscriptionSeconds(req, response));
+  const answer = await res.send(response.status, response.reason, { headers: [...responseHeaders(response), ['Contact', gatewayContact(ctx, plan.from, req.flow)]], body: answerBody });
   if (req.method === 'INVITE' && req.flow.protocol === 'udp') retransmitUntilAck(ctx, call, res, answer);
   if (req.method !== 'INVITE' && req.method !== 'SUBSCRIBE' && req.method !== 'REFER') call.end('no dialog');
+}
+
+/** How long a subscription (SUBSCRIBE, or REFER's implicit one) lives: what the answer says, at most an hour. */
+export function subscriptionSeconds(req: IncomingRequest, response: SipResponse): number {
+  const asked = response.expires ?? (req.method === 'REFER' ? MAX_SUBSCRIPTION_S : req.msg.expires ?? MAX_SUBSCRIPTION_S);
+  return Math.min(asked, MAX_SUBSCRIPTION_S);
 }
 
 async function relayProvisional(ctx: GatewayContext, call: B2bCall, to: Side, toApp: SipApp, sent: SipRequest | undefined, setFlow: Flow | undefined, response: SipResponse, res: OutgoingResponse, replyFlow: Flow): Promise<void> {
@@ -108,7 +153,13 @@ async function relayProvisional(ctx: GatewayContext, call: B2bCall, to: Side, to
   if (sent && tag && call.legs[to]?.state.remoteTag !== tag) {
     call.setLeg(to, Dialog.fromResponse(toApp, sent, response, { flow: to === 'set' ? setFlow : undefined, protocol: sideProtocol(ctx, to) }));
   }
-  const body = await call.body(to, response);
+  let body: Buffer | undefined;
+  try {
+    body = await call.body(to, response);
+  } catch (e) {
+    ctx.logger.info({ err: (e as Error).message, status: response.status }, 'provisional response not relayed (its SDP)');
+    return;
+  }
   if (res.finalResponseSent) return;
   await res.send(response.status, response.reason, { headers: [...responseHeaders(response), ['Contact', gatewayContact(ctx, otherSide(to), replyFlow)]], body });
 }

@@ -1,7 +1,7 @@
 import type { Dialog, IncomingRequest, Middleware, OutgoingResponse, RequestResult } from '@psi-lab/sip';
 import type { GatewayContext } from '../context.js';
-import { CONTACT_METHODS, gatewayContact, otherSide, type B2bCall, type Side } from './b2b-call.js';
-import { outwardStatus } from './dialog-relay.js';
+import { CONTACT_METHODS, RelayRefusal, gatewayContact, otherSide, type B2bCall, type Side } from './b2b-call.js';
+import { outwardStatus, subscriptionSeconds } from './dialog-relay.js';
 import { requestHeaders, responseHeaders, rewriteReferTo, type HeaderList } from './headers.js';
 
 /**
@@ -18,7 +18,10 @@ export function inDialogRelay(ctx: GatewayContext, side: Side): Middleware {
     if (side === 'set' && kept && kept.remote.address !== req.sourceAddress) {
       return void res.send(403, 'Forbidden (not from the dialog\'s set)');
     }
-    void relayInDialog(ctx, dialog.owner as B2bCall, side, dialog, req, res);
+    relayInDialog(ctx, dialog.owner as B2bCall, side, dialog, req, res).catch((e: unknown) => {
+      ctx.logger.error({ err: e, method: req.method, callId: req.callId }, 'in-dialog relay failed');
+      if (!res.finalResponseSent) void res.send(500);
+    });
   };
 }
 
@@ -32,15 +35,21 @@ async function relayInDialog(ctx: GatewayContext, call: B2bCall, side: Side, dia
   const headers = translateHeaders(ctx, call, side, req);
   if (CONTACT_METHODS.has(method)) headers.push(['Contact', gatewayContact(ctx, to, target.state.flow)]);
   let result: RequestResult;
+  let body: Buffer | undefined;
   try {
-    const body = await call.body(side, req.msg);
+    body = await call.body(side, req.msg);
+  } catch (e) {
+    if (!(e instanceof RelayRefusal)) throw e;
+    return void res.send(e.status, e.reason);
+  }
+  try {
     result = await target.request(method, {
       headers, body, auth: to === 'pbx' ? call.icpAuth() : undefined,
       onProvisional: (r) => {
         if (method === 'INVITE' && r.status > 100 && !res.finalResponseSent) {
-          void call.body(to, r).then((b) => {
+          call.body(to, r).then((b) => {
             if (!res.finalResponseSent) void res.send(r.status, r.reason, { headers: responseHeaders(r), body: b });
-          });
+          }, (e: Error) => ctx.logger.info({ err: e.message }, 'provisional response not relayed'));
         }
       },
     });
@@ -54,13 +63,30 @@ async function relayInDialog(ctx: GatewayContext, call: B2bCall, side: Side, dia
     return void res.send(/timeout/.test((e as Error).message) ? 408 : 503);
   }
   const response = result.response;
-  const body = await call.body(to, response);
+  let answer: Buffer | undefined;
+  try {
+    answer = await call.body(to, response);
+  } catch (e) {
+    // The far side accepted something we cannot relay (its SDP): the session cannot go on.
+    ctx.logger.warn({ method, err: (e as Error).message }, 'answer not relayable: hanging up');
+    if (!res.finalResponseSent) void res.send(500, 'Server Internal Error (the answer could not be relayed)');
+    hangUp(call);
+    return;
+  }
   const back = responseHeaders(response);
   if (response.status < 300 && CONTACT_METHODS.has(method)) back.push(['Contact', gatewayContact(ctx, side, req.flow)]);
-  if (!res.finalResponseSent) void res.send(outwardStatus(response.status), response.reason, { headers: back, body });
-  if (method === 'SUBSCRIBE' && response.status < 300) call.touch(response.expires ?? req.msg.expires ?? 3600);
+  if (!res.finalResponseSent) void res.send(outwardStatus(response.status), response.reason, { headers: back, body: answer });
+  if (method === 'SUBSCRIBE' && response.status < 300) call.touch(subscriptionSeconds(req, response));
   if (method === 'BYE' || response.status === 481) call.end(method === 'BYE' ? 'bye' : 'dialog gone (481)');
   else if (method === 'NOTIFY' && !call.isCall && /^\s*terminated/i.test(req.get('subscription-state') ?? '')) call.end('subscription terminated');
+}
+
+/** BYE on both legs and forget the call. */
+export function hangUp(call: B2bCall): void {
+  for (const side of ['set', 'pbx'] as const) {
+    void call.legs[side]?.request('BYE', { auth: side === 'pbx' ? call.icpAuth() : undefined }).catch(() => undefined);
+  }
+  call.end('hung up by the gateway');
 }
 
 function translateHeaders(ctx: GatewayContext, call: B2bCall, side: Side, req: IncomingRequest): HeaderList {

@@ -19,6 +19,8 @@ export interface GatewayLab {
   gateway: RunningGateway;
   ca: string;
   dir: string;
+  /** The pbx's management API (where the gateway reads credentials): stop it to see the gateway cope. */
+  api: { close(): Promise<void> };
   close(): Promise<void>;
 }
 
@@ -46,11 +48,11 @@ export async function startGatewayLab(host: string, overrides: GatewayConfigInpu
   }, dir);
   const gateway = await startGateway(config, { handleSighup: false, logger: traceLogger?.child({ role: 'gw' }) });
   return {
-    host, pbx, store, gateway, dir,
+    host, pbx, store, gateway, dir, api,
     ca: readFileSync(join(dir, 'certs', 'ca.pem'), 'utf8'),
     close: async () => {
       await gateway.close();
-      await api.close();
+      await api.close().catch(() => undefined);
       await pbx.close();
       store.close();
       rmSync(dir, { recursive: true, force: true });
