@@ -61,7 +61,7 @@ export class RtpAudioStream {
 
   private constructor(private readonly rtp: dgram.Socket, private readonly rtcp: dgram.Socket, private readonly options: RtpAudioStreamOptions) {
     this.source = options.source ?? new SilenceSource();
-    rtp.on('message', (msg) => this.onRtp(msg));
+    rtp.on('message', (msg, rinfo) => this.onRtp(msg, rinfo));
     rtcp.on('message', () => undefined);
     for (const s of [rtp, rtcp]) s.on('error', (e) => options.logger?.warn({ err: e.message }, 'RTP socket error'));
   }
@@ -125,7 +125,7 @@ export class RtpAudioStream {
     if (pt === undefined || this.closed) return false;
     for (const digit of digits) {
       // Each event keeps one timestamp; the audio clock runs on underneath it.
-      const start = this.timestamp + SAMPLES_PER_FRAME * (this.dtmfQueue.length + 1);
+      const start = this.timestamp + SAMPLES_PER_FRAME * this.dtmfQueue.length;
       const packets = dtmfPackets(digit, { payloadType: pt, ssrc: this.ssrc, startSeq: 0, timestamp: start >>> 0, durationMs, packetMs: FRAME_MS });
       this.dtmfQueue.push(...packets);
       // A pause between digits, as a keypad leaves one.
@@ -176,7 +176,8 @@ export class RtpAudioStream {
     const n = this.negotiated;
     const frame = this.source.nextFrame() ?? new Int16Array(SAMPLES_PER_FRAME);
     const sending = n && (n.direction === 'sendrecv' || n.direction === 'sendonly');
-    const queued = this.dtmfQueue.shift();
+    // Digits wait while we do not send (on hold) rather than being lost.
+    const queued = sending ? this.dtmfQueue.shift() : undefined;
     if (sending && queued && queued !== silenceMarker) {
       this.send(new RtpPacket({ payloadType: queued.payloadType, timestamp: queued.timestamp, marker: queued.marker, payload: queued.payload, sequenceNumber: this.nextSeq(), ssrc: this.ssrc }));
     } else if (sending && !queued && this.codec) {
@@ -201,7 +202,7 @@ export class RtpAudioStream {
     return fixed;
   }
 
-  private onRtp(msg: Buffer): void {
+  private onRtp(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.closed || isRtcp(msg)) return;
     let packet: RtpPacket;
     try {
@@ -211,6 +212,8 @@ export class RtpAudioStream {
     }
     const n = this.negotiated;
     if (!n) return;
+    // Only the negotiated peer's address is heard (any port: NAT): no injected audio or digits.
+    if (rinfo.address !== n.remote.address && n.remote.address !== '0.0.0.0') return;
     if (packet.payloadType === n.telephoneEventPayloadType) {
       this.dtmfReceiver?.push(packet);
       return;

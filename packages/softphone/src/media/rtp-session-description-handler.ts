@@ -21,10 +21,15 @@ export class RtpSessionDescriptionHandler implements SessionDescriptionHandler {
   private localOffer: string | undefined;
   /** Their offer, waiting for our answer. */
   private remoteOffer: string | undefined;
-  private lastRemoteAnswer: string | undefined;
+  /** Our last offer and the answer applied to it (a 200 may bring another answer than a 183 did). */
+  private answeredOffer: string | undefined;
+  private appliedAnswer: string | undefined;
+  private resolveClosed!: () => void;
+  /** Settles once the stream is closed and the recording written (or failed). */
+  readonly closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
   private readonly sessionId = String(Math.floor(Math.random() * 1e9));
   private version = 1;
-  private closed = false;
+  private isClosed = false;
 
   constructor(private readonly localAddress: string, private readonly media: CallMediaOptions, private readonly logger?: Logger) {}
 
@@ -54,13 +59,24 @@ export class RtpSessionDescriptionHandler implements SessionDescriptionHandler {
       const negotiated = negotiatedFromAnswer(this.localOffer, sdp);
       if (!negotiated.accepted) throw new Error(`the answer refused our audio: ${negotiated.reason}`);
       stream.configure(negotiated);
-      this.lastRemoteAnswer = sdp;
+      this.answeredOffer = this.localOffer;
+      this.appliedAnswer = sdp;
       this.localOffer = undefined;
       return;
     }
-    // The 2xx repeats the answer an early 183 carried: nothing new.
-    if (sdp === this.lastRemoteAnswer) return;
     this.remoteOffer = sdp;
+  }
+
+  /**
+   * The final answer of an INVITE whose 183 carried one already: sip.js keeps the early one, but
+   * when they differ (an announcement before the callee, another fork), the final one holds.
+   */
+  applyFinalAnswer(sdp: string): void {
+    if (!this.answeredOffer || sdp === this.appliedAnswer || !this.stream) return;
+    const negotiated = negotiatedFromAnswer(this.answeredOffer, sdp);
+    if (!negotiated.accepted) return;
+    this.stream.configure(negotiated);
+    this.appliedAnswer = sdp;
   }
 
   sendDtmf(tones: string): boolean {
@@ -69,10 +85,14 @@ export class RtpSessionDescriptionHandler implements SessionDescriptionHandler {
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    void this.stream?.close();
-    this.recorder?.close().catch((e: Error) => this.logger?.warn({ err: e.message, file: this.recorder?.file }, 'recording not written'));
+    if (this.isClosed) return;
+    this.isClosed = true;
+    const recorder = this.recorder;
+    void (async () => {
+      await this.opening?.catch(() => undefined);
+      await this.stream?.close();
+      await recorder?.close().catch((e: Error) => this.logger?.warn({ err: e.message, file: recorder.file }, 'recording not written'));
+    })().finally(() => this.resolveClosed());
   }
 
   /** The running stream (for statistics), once media was negotiated. */
@@ -89,7 +109,7 @@ export class RtpSessionDescriptionHandler implements SessionDescriptionHandler {
         onAudio: this.recorder ? (frame) => this.recorder!.append(frame) : undefined,
         onDtmf: this.media.onDtmf,
       });
-      if (this.closed) await stream.close();
+      if (this.isClosed) await stream.close();
       this.stream = stream;
       return stream;
     })();

@@ -29,8 +29,11 @@ export class Call extends EventEmitter<CallEvents> {
         this.connectedAt = new Date();
         this.setState('connected');
       } else if (s === SessionState.Terminated) {
-        // sip.js ends the session before it hands over the final response: let that land first.
-        setImmediate(() => this.finish());
+        // sip.js ends the session before it hands over the final response, and the recording is
+        // written after the media stops: let both land before the call says it ended.
+        const sdh = session.sessionDescriptionHandler as { closed?: Promise<void> } | undefined;
+        const media = sdh?.closed ? Promise.race([sdh.closed, new Promise((r) => setTimeout(r, 3000).unref())]) : Promise.resolve();
+        void media.then(() => setImmediate(() => this.finish()));
       }
     });
   }

@@ -9,7 +9,10 @@ import { FailoverTransport } from '../transport/failover-transport.js';
 import { parseServerAddress, type ServerAddress } from '../transport/server-address.js';
 import { Call } from './call.js';
 import { CallLog } from './call-log.js';
-import { describeFailure, PENDING_CREDENTIALS, IDLE, REGISTERED, type RegistrationStatus } from './registration-status.js';
+import { describeFailure, isFailure, PENDING_CREDENTIALS, IDLE, REGISTERED, type RegistrationStatus } from './registration-status.js';
+
+/** Refusals retrying cannot mend: wrong credentials, unknown user. */
+const FINAL_FAILURES = new Set([401, 403, 404, 407]);
 
 export interface PhoneOptions {
   user: string;
@@ -32,6 +35,8 @@ export interface PhoneOptions {
   mediaFactory?: (session: Session, localAddress: string, media: CallMediaOptions) => SessionDescriptionHandler;
   /** While on the backup, how often the primary is tried (ms, default 30 000). */
   failbackIntervalMs?: number;
+  /** Keepalive pings to the gateway (ms, default 25 000); a connection that stops answering them is dropped and made anew. */
+  keepaliveMs?: number;
   /** First and longest pause between reconnection attempts (ms; 1 000 and 30 000). */
   reconnectDelayMs?: { min: number; max: number };
   logger?: Logger;
@@ -84,7 +89,7 @@ export class Phone extends EventEmitter<PhoneEvents> {
       authorizationHa1: options.password ? undefined : options.ha1,
       transportConstructor: FailoverTransport,
       transportOptions: {
-        servers: this.servers, ca: options.ca, failbackIntervalMs: options.failbackIntervalMs,
+        servers: this.servers, ca: options.ca, failbackIntervalMs: options.failbackIntervalMs, keepaliveMs: options.keepaliveMs,
         onServer: (server: ServerAddress) => this.emit('server', server),
         onPrimaryBack: () => void this.returnToPrimary(),
         log: (m: string) => this.logger.info(m),
@@ -115,7 +120,7 @@ export class Phone extends EventEmitter<PhoneEvents> {
 
   /** Connect (primary, else the backup) and register; resolves with the resulting status. */
   async register(): Promise<RegistrationStatus> {
-    if (!this.ua) return this.status;
+    if (!this.ua || this.closing) return this.status;
     this.wantRegistered = true;
     try {
       if (this.ua.isConnected()) {
@@ -123,20 +128,27 @@ export class Phone extends EventEmitter<PhoneEvents> {
       } else if (this.ua.state === 'Started') await this.ua.reconnect();
       else await this.ua.start();
     } catch (e) {
+      if (this.closing) return this.status;
       this.logger.warn({ err: (e as Error).message }, 'no gateway reachable');
       this.setStatus(describeFailure(503, 'Service Unavailable'));
       this.scheduleReconnect();
       return this.status;
     }
-    return this.sendRegister();
+    if (this.closing) return this.status;
+    const status = await this.sendRegister();
+    // A refusal for the credentials is final; anything else (busy, timeout, server trouble) is tried again.
+    if (isFailure(status) && !FINAL_FAILURES.has(Number(status.slice(0, 3)))) this.scheduleReconnect();
+    return status;
   }
 
   async unregister(): Promise<void> {
     this.wantRegistered = false;
     clearTimeout(this.reconnectTimer);
-    if (this.registerer?.state === RegistererState.Registered) {
+    this.reconnectTimer = undefined;
+    const registerer = this.registerer;
+    if (registerer?.state === RegistererState.Registered && this.ua?.isConnected()) {
       await new Promise<void>((resolve) => {
-        void this.registerer!.unregister({ requestDelegate: { onAccept: () => resolve(), onReject: () => resolve() } }).catch(() => resolve());
+        void registerer.unregister({ requestDelegate: { onAccept: () => resolve(), onReject: () => resolve() } }).catch(() => resolve());
         setTimeout(resolve, 5000).unref();
       });
     }
@@ -154,6 +166,11 @@ export class Phone extends EventEmitter<PhoneEvents> {
     await inviter.invite({
       requestDelegate: {
         onReject: (response) => call.noteFailure(response.message.statusCode ?? 500, response.message.reasonPhrase ?? ''),
+        // sip.js keeps a 183's SDP and ignores a different one in the 200: the 200 is what holds.
+        onAccept: (response) => {
+          const sdh = inviter.sessionDescriptionHandler;
+          if (sdh instanceof RtpSessionDescriptionHandler && response.message.body) sdh.applyFinalAnswer(response.message.body);
+        },
       },
     });
     return call;
@@ -170,16 +187,19 @@ export class Phone extends EventEmitter<PhoneEvents> {
     clearTimeout(this.reconnectTimer);
     for (const call of this.calls) await call.hangUp().catch(() => undefined);
     await this.unregister().catch(() => undefined);
-    await this.ua?.stop().catch(() => undefined);
+    // The phone unregistered itself already: sip.js need not wait for anything still pending.
+    await Promise.race([this.ua?.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 2000).unref())]);
+    await this.transport?.dispose().catch(() => undefined);
   }
 
   private sendRegister(): Promise<RegistrationStatus> {
     const ua = this.ua!;
     this.registerer ??= this.newRegisterer(ua);
+    const registerer = this.registerer;
     return new Promise<RegistrationStatus>((resolve) => {
       const timer = setTimeout(() => resolve(this.setStatus(describeFailure(408, 'Request Timeout'))), 35_000);
       timer.unref();
-      this.registerer!.register({
+      registerer.register({
         requestDelegate: {
           onAccept: () => {
             clearTimeout(timer);
@@ -204,8 +224,11 @@ export class Phone extends EventEmitter<PhoneEvents> {
     const refreshFrequency = 80 + Math.floor(Math.random() * 16);
     const registerer = new Registerer(ua, { expires: this.options.expires ?? 600, refreshFrequency });
     registerer.stateChange.addListener((state) => {
+      if (registerer !== this.registerer) return;
       if (state === RegistererState.Registered) this.setStatus(REGISTERED);
       else if (state === RegistererState.Unregistered && this.status === REGISTERED) {
+        // A refresh that failed: not registered any more, so try again (unless we asked for it).
+        // A first REGISTER's failure is register()'s to judge: final (403) or worth a retry.
         this.setStatus(IDLE);
         if (this.wantRegistered && !this.closing) this.scheduleReconnect();
       }
@@ -226,9 +249,14 @@ export class Phone extends EventEmitter<PhoneEvents> {
   }
 
   private onDisconnect(error?: Error): void {
+    // The registration belonged to that connection; sip.js wants a fresh Registerer after a
+    // disconnect (one with a REGISTER pending would refuse to send another).
+    const old = this.registerer;
+    this.registerer = undefined;
+    void old?.dispose().catch(() => undefined);
+    if (this.status === REGISTERED) this.setStatus(IDLE);
     if (this.closing || !error) return;
     this.logger.warn({ err: error.message }, 'connection to the gateway lost');
-    if (this.status === REGISTERED) this.setStatus(IDLE);
     if (this.wantRegistered) this.scheduleReconnect();
   }
 
@@ -239,16 +267,24 @@ export class Phone extends EventEmitter<PhoneEvents> {
     this.reconnectDelay = Math.min(delay * 2, this.options.reconnectDelayMs?.max ?? 30_000);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
-      if (!this.closing && this.wantRegistered) void this.register();
+      if (!this.closing && this.wantRegistered) this.register().catch((e: Error) => this.logger.warn({ err: e.message }, 'registration attempt failed'));
     }, delay);
     this.reconnectTimer.unref();
   }
 
+  /** Back to the primary, between calls: a call's dialog lives on the gateway it was set up through. */
   private async returnToPrimary(): Promise<void> {
     if (this.closing || !this.transport) return;
+    if (this.calls.size > 0) {
+      this.transport.probeAgainLater();
+      return;
+    }
     this.logger.info('the primary gateway is back: moving to it');
+    // Leave the backup cleanly, so it does not keep a binding that rings nobody.
+    await this.unregister();
+    this.wantRegistered = true;
     await this.transport.disconnect();
-    await this.register();
+    await this.register().catch((e: Error) => this.logger.warn({ err: e.message }, 'registration on the primary failed'));
   }
 
   private track(call: Call): Call {

@@ -5,6 +5,9 @@ import { StreamFramer } from '@psi-lab/sip';
 import { WebSocket } from 'ws';
 import type { ServerAddress } from './server-address.js';
 
+/** How long after a ping an answer may take before the connection is given up. */
+const PONG_WAIT_MS = 10_000;
+
 export interface ConnectionEvents {
   message: [text: string];
   close: [error?: Error];
@@ -31,12 +34,26 @@ export class SipConnection extends EventEmitter<ConnectionEvents> {
   /** Our address on the interface that reaches the gateway: where RTP can be received. */
   localAddress = '127.0.0.1';
 
-  private constructor(private readonly link: { send(data: string): void; close(): void; ping(): void }, keepaliveMs: number) {
+  private lastHeard = Date.now();
+
+  private constructor(private readonly link: { send(data: string): void; close(): void; ping(): void; destroy(error: Error): void }, keepaliveMs: number) {
     super();
     if (keepaliveMs > 0) {
-      this.keepalive = setInterval(() => link.ping(), keepaliveMs);
+      this.keepalive = setInterval(() => {
+        // Nothing at all since the last ping (not even its pong): the gateway or the path is gone.
+        if (Date.now() - this.lastHeard > keepaliveMs + Math.min(PONG_WAIT_MS, keepaliveMs)) {
+          link.destroy(new Error(`no answer from the gateway for ${Math.round((Date.now() - this.lastHeard) / 1000)} s`));
+          return;
+        }
+        link.ping();
+      }, keepaliveMs);
       this.keepalive.unref();
     }
+  }
+
+  /** Anything from the gateway (a message, a pong) shows the connection is alive. */
+  heard(): void {
+    this.lastHeard = Date.now();
   }
 
   static async open(server: ServerAddress, options: ConnectOptions = {}): Promise<SipConnection> {
@@ -65,7 +82,7 @@ export class SipConnection extends EventEmitter<ConnectionEvents> {
   }
 
   /** For the openers below: build the connection around a link. */
-  static fromLink(link: { send(data: string): void; close(): void; ping(): void }, keepaliveMs: number): SipConnection {
+  static fromLink(link: { send(data: string): void; close(): void; ping(): void; destroy(error: Error): void }, keepaliveMs: number): SipConnection {
     return new SipConnection(link, keepaliveMs);
   }
 }
@@ -84,10 +101,16 @@ function openStream(server: ServerAddress, options: ConnectOptions): Promise<Sip
       const framer = new StreamFramer();
       const conn = SipConnection.fromLink({
         send: (data) => void socket.write(data),
-        close: () => socket.end(),
+        close: () => {
+          socket.end();
+          // A peer that never answers our FIN must not keep the process alive.
+          setTimeout(() => socket.destroy(), 2000).unref();
+        },
         ping: () => void socket.write('\r\n\r\n'),
+        destroy: (error) => socket.destroy(error),
       }, options.keepaliveMs ?? 25_000);
       socket.on('data', (chunk: Buffer) => {
+        conn.heard();
         let items;
         try {
           items = framer.push(chunk);
@@ -95,7 +118,11 @@ function openStream(server: ServerAddress, options: ConnectOptions): Promise<Sip
           socket.destroy(e as Error);
           return;
         }
-        for (const item of items) if (item.kind === 'message') conn.emit('message', item.data.toString('utf8'));
+        for (const item of items) {
+          if (item.kind === 'message') conn.emit('message', item.data.toString('utf8'));
+          // RFC 5626: the gateway may ping us too.
+          else if (item.kind === 'ping') socket.write('\r\n');
+        }
       });
       socket.on('error', (e) => conn.ended(e));
       socket.on('close', () => conn.ended());
@@ -129,10 +156,21 @@ function openWebSocket(server: ServerAddress, options: ConnectOptions): Promise<
       }
       const conn = SipConnection.fromLink({
         send: (data) => ws.send(data),
-        close: () => ws.close(1000),
+        close: () => {
+          ws.close(1000);
+          setTimeout(() => ws.terminate(), 2000).unref();
+        },
         ping: () => ws.ping(),
+        destroy: (error) => {
+          ws.terminate();
+          conn.ended(error);
+        },
       }, options.keepaliveMs ?? 25_000);
-      ws.on('message', (data) => conn.emit('message', data.toString()));
+      ws.on('pong', () => conn.heard());
+      ws.on('message', (data) => {
+        conn.heard();
+        conn.emit('message', data.toString());
+      });
       ws.on('error', (e) => conn.ended(e));
       ws.on('close', () => conn.ended());
       const raw = (ws as unknown as { _socket?: net.Socket })._socket;

@@ -30,6 +30,7 @@ export class FailoverTransport implements Transport {
   private active: ServerAddress;
   private probe: NodeJS.Timeout | undefined;
   private connecting: Promise<void> | undefined;
+  private disposed = false;
 
   constructor(_logger: unknown, private readonly options: FailoverTransportOptions) {
     if (options.servers.length === 0) throw new Error('FailoverTransport: give at least one server');
@@ -81,6 +82,7 @@ export class FailoverTransport implements Transport {
   }
 
   async dispose(): Promise<void> {
+    this.disposed = true;
     await this.disconnect();
     this.stateEmitter.removeAllListeners();
   }
@@ -94,8 +96,14 @@ export class FailoverTransport implements Transport {
     this.setState(TransportState.Connecting);
     const errors: string[] = [];
     for (const server of this.options.servers) {
+      if (this.disposed) break;
       try {
         const conn = await SipConnection.open(server, this.options);
+        if (this.disposed) {
+          // Closed while it was connecting: the phone is gone, so is this connection.
+          conn.close();
+          break;
+        }
         this.adopt(conn, server);
         return;
       } catch (e) {
@@ -122,6 +130,11 @@ export class FailoverTransport implements Transport {
     this.options.onServer?.(server);
     this.onConnect?.();
     if (server !== this.options.servers[0]) this.startProbe();
+  }
+
+  /** The owner cannot move now (calls in progress): keep probing and ask again later. */
+  probeAgainLater(): void {
+    if (this.isConnected() && this.active !== this.options.servers[0]) this.startProbe();
   }
 
   /** On a backup: try the primary now and then; when it answers, tell the owner. */
