@@ -167,7 +167,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
 function markAcked(ctx: GatewayContext, side: 'set' | 'pbx', ack: SipRequest): void {
   const dialog = ctx.dialogs[side].match(ack);
-  if (dialog) (dialog.owner as B2bCall).acked = true;
+  if (dialog) {
+    const call = dialog.owner as B2bCall;
+    call.ackedSeq[side] = Math.max(call.ackedSeq[side], ack.cseq.seq);
+  }
 }
 
 async function resolveAddress(address: string): Promise<string> {

@@ -115,6 +115,8 @@ describe('calls through gateway → pbx → gateway', () => {
     expect(refer.response.status).toBe(200);
     const relayed = bob.requests.find((r) => r.method === 'REFER');
     expect(relayed?.get('refer-to')).toBe(`<sip:1003@${HOST}>`);
+    // Referred-By crossed the pbx hop rewritten both ways: Bob sees the gateway's domain, not the pbx's.
+    expect(relayed?.get('referred-by')).toBe(`<sip:1001@${HOST}>`);
     const notify = await bobLeg.request('NOTIFY', { body: 'SIP/2.0 200 OK\r\n', headers: { Event: 'refer', 'Subscription-State': 'terminated;reason=noresource', 'Content-Type': 'message/sipfrag' } });
     expect(notify.response.status).toBe(200);
     await waitFor(() => alice.requests.some((r) => r.method === 'NOTIFY' && r.get('event') === 'refer'));

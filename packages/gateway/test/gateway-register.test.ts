@@ -105,6 +105,26 @@ describe('registering through the gateway', () => {
     expect((await (await newSet('1001', 'tcp')).register()).response.status).toBe(200);
   });
 
+  it('two REGISTERs of one contact at once make one binding at the pbx, and its unREGISTER removes it', async () => {
+    const set = await newSet('1002', 'udp');
+    const before = lab.store.allBindings().filter((b) => b.aor.includes('1002')).length;
+    const [a, b] = await Promise.all([set.register(), set.register()]);
+    expect([a.response.status, b.response.status]).toEqual([200, 200]);
+    expect(lab.store.allBindings().filter((x) => x.aor.includes('1002')).length).toBe(before + 1);
+    expect((await set.register(0)).response.status).toBe(200);
+    expect(lab.store.allBindings().filter((x) => x.aor.includes('1002')).length).toBe(before);
+  });
+
+  it('refuses a REGISTER with more contacts than a user has devices', async () => {
+    const set = await newSet('1003', 'tcp');
+    const contacts = Array.from({ length: 11 }, (_, i) => `<sip:1003@d${i}.invalid;transport=tcp>`).join(', ');
+    const { response } = await set.app.request({
+      method: 'REGISTER', uri: `sip:${HOST}`, destination: set.destination, from: `<sip:1003@${HOST}>`, to: `<sip:1003@${HOST}>`,
+      headers: [['Contact', contacts]], auth: { username: '1003', password: 'carol-secret-3' },
+    });
+    expect(response.status).toBe(403);
+  });
+
   it('a registration whose connection dies is removed, here and at the pbx', async () => {
     const set = await newSet('1002', 'tls');
     expect((await set.register()).response.status).toBe(200);

@@ -2,7 +2,7 @@ import type { IncomingRequest, OutgoingResponse } from '@psi-lab/sip';
 import type { GatewayContext } from '../context.js';
 import { setDestination } from '../registrations/set-destination.js';
 import { relayNewDialog, type RelayPlan } from '../relay/dialog-relay.js';
-import { inDialogRelay } from '../relay/in-dialog-relay.js';
+import { inDialogRelay, replacesHeader } from '../relay/in-dialog-relay.js';
 import { relayRequest } from '../relay/request-relay.js';
 
 /**
@@ -42,6 +42,7 @@ function toSet(ctx: GatewayContext, req: IncomingRequest, res: OutgoingResponse,
     fromHeader: `${from.displayName ? `${from.displayName} ` : ''}<sip:${fromUser}@${ctx.publicAddress}>`,
     toHeader: `<sip:${reg.user}@${ctx.publicAddress}>`,
     setUser: reg.user,
+    headers: replacesHeader(ctx, 'pbx', req),
   }).catch((e: unknown) => {
     ctx.logger.error({ err: e, method: req.method, callId: req.callId }, 'relay failed');
     if (!res.finalResponseSent) void res.send(500);

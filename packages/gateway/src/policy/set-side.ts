@@ -3,7 +3,7 @@ import type { GatewayConfig } from '../config/index.js';
 import type { GatewayContext, SetLocals } from '../context.js';
 import { registerRelay } from '../registrations/register-relay.js';
 import { relayNewDialog, type RelayPlan } from '../relay/dialog-relay.js';
-import { inDialogRelay } from '../relay/in-dialog-relay.js';
+import { inDialogRelay, replacesHeader } from '../relay/in-dialog-relay.js';
 import { relayRequest } from '../relay/request-relay.js';
 import { isScannerUserAgent, type AbuseBlocker, type AccessList } from '../security/index.js';
 import { setAuthentication } from './set-authentication.js';
@@ -99,6 +99,7 @@ function toPbx(ctx: GatewayContext, req: IncomingRequest, res: OutgoingResponse,
     fromHeader: `${display ? `${display} ` : ''}<sip:${icp?.username ?? user}@${domain}>`,
     toHeader: `<sip:${target.user}@${domain}>`,
     setUser: user,
+    headers: replacesHeader(ctx, 'set', req),
   }).catch((e: unknown) => {
     ctx.logger.error({ err: e, method: req.method, callId: req.callId }, 'relay failed');
     if (!res.finalResponseSent) void res.send(500);

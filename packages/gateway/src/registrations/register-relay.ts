@@ -3,6 +3,9 @@ import type { GatewayContext, SetLocals } from '../context.js';
 import { RegistrationTable, type SetRegistration } from './registration-table.js';
 
 const DEFAULT_EXPIRES = 3600;
+/** A user's devices: desk phone, desktop and mobile softphones, and some room to spare (Kamailio's max_contacts). */
+const MAX_BINDINGS_PER_USER = 10;
+const MAX_CONTACTS_PER_REGISTER = 10;
 
 /**
  * REGISTER from an authenticated set: each of its contacts becomes a binding of ours at the pbx
@@ -25,16 +28,25 @@ export function registerRelay(ctx: GatewayContext): RequestHandler {
       return void res.send(200);
     }
     const headerExpires = req.msg.expires;
+    if (contacts.length > MAX_CONTACTS_PER_REGISTER) {
+      return void res.send(403, `Forbidden (at most ${MAX_CONTACTS_PER_REGISTER} contacts in one REGISTER)`);
+    }
     for (const contact of contacts) {
       const expires = contactExpires(contact, headerExpires);
       const instance = contact.params.get('+sip.instance') ?? undefined;
       const uri = contact.uri.toString();
-      const existing = ctx.registrations.find(user, instance ?? undefined, uri);
-      if (expires === 0) {
-        if (existing) await unregister(ctx, existing, 'set unregistered');
-        continue;
-      }
-      const outcome = await registerAtPbx(ctx, req, user, uri, instance ?? undefined, expires, existing);
+      // One binding's REGISTERs, refreshes and unREGISTERs go to the pbx one at a time, in order.
+      const outcome = await ctx.registrations.serialize(RegistrationTable.bindingKey(user, instance ?? undefined, uri), async () => {
+        const existing = ctx.registrations.find(user, instance ?? undefined, uri);
+        if (expires === 0) {
+          if (existing) await unregister(ctx, existing, 'set unregistered');
+          return { status: 200 } as PbxOutcome;
+        }
+        if (!existing && ctx.registrations.forUser(user).length >= MAX_BINDINGS_PER_USER) {
+          return { status: 403, reason: `Forbidden (at most ${MAX_BINDINGS_PER_USER} devices a user)` } as PbxOutcome;
+        }
+        return registerAtPbx(ctx, req, user, uri, instance ?? undefined, expires, existing);
+      });
       if (outcome.status !== 200) {
         const headers: Array<[string, string]> = [];
         const minExpires = outcome.response?.get('min-expires');

@@ -29,6 +29,19 @@ export class RegistrationTable {
   private readonly byBinding = new Map<string, SetRegistration>();
   private readonly byFlow = new Map<string, Set<SetRegistration>>();
   private readonly byUser = new Map<string, Set<SetRegistration>>();
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  /** Run `work` after whatever is queued for this binding key: one binding's changes never interleave. */
+  serialize<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(key) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.catch(() => undefined);
+    this.queues.set(key, settled);
+    void settled.then(() => {
+      if (this.queues.get(key) === settled) this.queues.delete(key);
+    });
+    return next;
+  }
 
   get size(): number {
     return this.byToken.size;

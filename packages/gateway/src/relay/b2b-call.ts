@@ -18,8 +18,8 @@ export class B2bCall {
   readonly legs: { set?: Dialog; pbx?: Dialog } = {};
   media: MediaSession | undefined;
   established = false;
-  /** The caller's ACK for the 2xx arrived (over UDP the 2xx is repeated until then). */
-  acked = false;
+  /** The highest CSeq an ACK came with, per side: over UDP a 2xx is repeated until its ACK. */
+  readonly ackedSeq: { set: number; pbx: number } = { set: 0, pbx: 0 };
   ended = false;
   /** The dialog-creating request's client transaction while it is unanswered (to CANCEL it). */
   pending: ClientInviteTransaction | undefined;

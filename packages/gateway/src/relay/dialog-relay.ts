@@ -136,7 +136,7 @@ async function relay(ctx: GatewayContext, call: B2bCall, req: IncomingRequest, r
   call.markEstablished();
   if (req.method !== 'INVITE') call.touch(subscriptionSeconds(req, response));
   const answer = await res.send(response.status, response.reason, { headers: [...responseHeaders(response), ['Contact', gatewayContact(ctx, plan.from, req.flow)]], body: answerBody });
-  if (req.method === 'INVITE' && req.flow.protocol === 'udp') retransmitUntilAck(ctx, call, res, answer);
+  if (req.method === 'INVITE' && req.flow.protocol === 'udp') retransmitUntilAck(ctx, call, plan.from, req.msg.cseq.seq, res, answer);
   if (req.method !== 'INVITE' && req.method !== 'SUBSCRIBE' && req.method !== 'REFER') call.end('no dialog');
 }
 
@@ -168,13 +168,13 @@ async function relayProvisional(ctx: GatewayContext, call: B2bCall, to: Side, to
  * Over UDP the UAS core repeats its 2xx until the ACK comes (RFC 3261 §13.3.1.4); without an
  * ACK in 32 s the call is hung up on both sides.
  */
-function retransmitUntilAck(ctx: GatewayContext, call: B2bCall, res: OutgoingResponse, response: SipResponse): void {
+export function retransmitUntilAck(ctx: GatewayContext, call: B2bCall, side: Side, cseq: number, res: OutgoingResponse, response: SipResponse): void {
   const T1 = 500;
   const T2 = 4000;
   let interval = T1;
   let waited = 0;
   const tick = (): void => {
-    if (call.ended || call.acked) return;
+    if (call.ended || call.ackedSeq[side] >= cseq) return;
     if (waited >= 64 * T1) {
       ctx.logger.warn({ method: call.method }, 'no ACK for a 2xx: hanging up');
       for (const side of ['set', 'pbx'] as const) void call.legs[side]?.request('BYE', { auth: side === 'pbx' ? call.icpAuth() : undefined }).catch(() => undefined);

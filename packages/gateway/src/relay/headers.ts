@@ -14,8 +14,8 @@ const RESPONSE_HEADERS = [
   'content-type', 'content-disposition', 'rseq', 'session-expires', 'min-se', 'allow', 'accept', 'retry-after',
   'unsupported', 'min-expires', 'reason', 'allow-events', 'expires', 'event',
 ];
-/** Extensions that work end to end through the relay: reliable provisionals and session timers. */
-const END_TO_END_OPTIONS = new Set(['100rel', 'timer']);
+/** Extensions that work end to end through the relay: reliable provisionals, session timers, Replaces (translated). */
+const END_TO_END_OPTIONS = new Set(['100rel', 'timer', 'replaces']);
 
 export type HeaderList = Array<[string, string]>;
 

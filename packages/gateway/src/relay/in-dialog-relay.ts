@@ -1,7 +1,7 @@
 import type { Dialog, IncomingRequest, Middleware, OutgoingResponse, RequestResult } from '@psi-lab/sip';
 import type { GatewayContext } from '../context.js';
 import { CONTACT_METHODS, RelayRefusal, gatewayContact, otherSide, type B2bCall, type Side } from './b2b-call.js';
-import { outwardStatus, subscriptionSeconds } from './dialog-relay.js';
+import { outwardStatus, retransmitUntilAck, subscriptionSeconds } from './dialog-relay.js';
 import { requestHeaders, responseHeaders, rewriteReferTo, type HeaderList } from './headers.js';
 
 /**
@@ -75,7 +75,11 @@ async function relayInDialog(ctx: GatewayContext, call: B2bCall, side: Side, dia
   }
   const back = responseHeaders(response);
   if (response.status < 300 && CONTACT_METHODS.has(method)) back.push(['Contact', gatewayContact(ctx, side, req.flow)]);
-  if (!res.finalResponseSent) void res.send(outwardStatus(response.status), response.reason, { headers: back, body: answer });
+  if (!res.finalResponseSent) {
+    const sent = await res.send(outwardStatus(response.status), response.reason, { headers: back, body: answer });
+    // A re-INVITE's 2xx is ours to repeat over UDP until its ACK, like the first one's.
+    if (method === 'INVITE' && response.status < 300 && req.flow.protocol === 'udp') retransmitUntilAck(ctx, call, side, req.msg.cseq.seq, res, sent);
+  }
   if (method === 'SUBSCRIBE' && response.status < 300) call.touch(subscriptionSeconds(req, response));
   if (method === 'BYE' || response.status === 481) call.end(method === 'BYE' ? 'bye' : 'dialog gone (481)');
   else if (method === 'NOTIFY' && !call.isCall && /^\s*terminated/i.test(req.get('subscription-state') ?? '')) call.end('subscription terminated');
@@ -98,6 +102,13 @@ function translateHeaders(ctx: GatewayContext, call: B2bCall, side: Side, req: I
     const [rseq, , method] = rack.trim().split(/\s+/);
     headers.push(['RAck', `${rseq} ${call.inviteSeq[to] ?? 1} ${method ?? 'INVITE'}`]);
   }
+  const referredBy = req.get('referred-by');
+  if (referredBy) {
+    const hostport = to === 'pbx' ? `${ctx.pbx.domain}:${ctx.pbx.target.port}` : ctx.publicAddress;
+    const i = headers.findIndex(([n]) => n.toLowerCase() === 'referred-by');
+    if (i >= 0) headers.splice(i, 1);
+    headers.push(['Referred-By', rewriteReferTo(referredBy, hostport, () => undefined)]);
+  }
   const referTo = req.get('refer-to');
   if (referTo) {
     const hostport = to === 'pbx' ? `${ctx.pbx.domain}:${ctx.pbx.target.port}` : ctx.publicAddress;
@@ -107,7 +118,17 @@ function translateHeaders(ctx: GatewayContext, call: B2bCall, side: Side, req: I
 }
 
 /** `callid;to-tag=A;from-tag=B` of a dialog on one side → the same call's dialog on the other side. */
-function mapReplaces(ctx: GatewayContext, side: Side, replaces: string): string | undefined {
+/**
+ * An INVITE with Replaces (attended transfer, call pickup) names a dialog on its own side: the
+ * request on the other side must name that call's other leg, or it would be a new call.
+ */
+export function replacesHeader(ctx: GatewayContext, side: Side, req: IncomingRequest): HeaderList {
+  const value = req.get('replaces');
+  const mapped = value ? mapReplaces(ctx, side, value) : undefined;
+  return mapped ? [['Replaces', mapped]] : [];
+}
+
+export function mapReplaces(ctx: GatewayContext, side: Side, replaces: string): string | undefined {
   const [callId, ...params] = replaces.split(';');
   const toTag = params.find((p) => p.toLowerCase().startsWith('to-tag='))?.slice(7);
   const fromTag = params.find((p) => p.toLowerCase().startsWith('from-tag='))?.slice(9);

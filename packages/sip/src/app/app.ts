@@ -143,7 +143,7 @@ export class SipApp extends EventEmitter<SipAppEvents> {
     if (msg.method === 'INVITE') {
       this.pending.set(tx, { req, res });
       // A dialog needs our Contact in the 2xx (RFC 3261 §12.1.1): where in-dialog requests come.
-      res.defaultHeaders.push(['Contact', localContact(msg, flow)]);
+      res.defaultHeaders.push(['Contact', localContact(msg, flow, this.config.advertisedAddress)]);
     }
 
     const rejection = checkRequest(msg, this.policy);
@@ -188,7 +188,7 @@ export class SipApp extends EventEmitter<SipAppEvents> {
   }
 }
 
-function localContact(req: SipRequest, flow: Flow): string {
+function localContact(req: SipRequest, flow: Flow, advertised?: string): string {
   let user: string | undefined;
   try {
     const uri = req.to.uri;
@@ -196,7 +196,9 @@ function localContact(req: SipRequest, flow: Flow): string {
   } catch {
     user = undefined;
   }
-  const host = flow.local.address.includes(':') ? `[${flow.local.address}]` : flow.local.address;
+  // Behind NAT or bound to 0.0.0.0 the socket's address is not the one peers know us by.
+  const address = advertised ?? flow.local.address;
+  const host = address.includes(':') ? `[${address}]` : address;
   const transport = flow.protocol === 'udp' ? '' : `;transport=${flow.protocol}`;
   return `<sip:${user ? `${user}@` : ''}${host}:${flow.local.port}${transport}>`;
 }
