@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MediaRelay, RtpPortPool, RtpPortsExhaustedError, SessionDescription, type MediaSession } from '../src/media/index.js';
+import { SessionDescription } from '@psi-lab/media';
+import { MediaRelay, RtpPortPool, RtpPortsExhaustedError, type MediaSession } from '../src/media/index.js';
 
 const HOST = '127.0.0.1';
 // This file's own ports (test files run in parallel): gateway pool, fixed endpoint ports, small pools.

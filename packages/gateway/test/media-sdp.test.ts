@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 // The SDP model itself is tested in packages/media (test/sdp-model.test.ts); here: what the relay reads and rewrites.
-import { MediaRelay, SdpError, SessionDescription, endpointMedia, hasRtcpMux } from '../src/media/index.js';
+import { SdpError, SessionDescription, hasRtcpMux } from '@psi-lab/media';
+import { MediaRelay, endpointMedia } from '../src/media/index.js';
 
 // SDP content only: nothing is ever sent to these documentation addresses (TEST-NET-2).
 const SET_ADDRESS = '198.51.100.7';
