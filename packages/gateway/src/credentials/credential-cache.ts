@@ -46,6 +46,7 @@ export class CredentialCache {
   /** False while the pbx's API does not answer: an unknown user may then be one we cannot check. */
   reachable = true;
   private lookups = { windowStart: 0, count: 0 };
+  private lastFullRetry: number | undefined;
 
   constructor(private readonly options: CredentialCacheOptions) {
     this.fetch = options.fetch ?? fetch;
@@ -58,7 +59,8 @@ export class CredentialCache {
 
   /** First load, then refresh every `refreshMs`. Resolves after the first attempt (failure is logged, not thrown). */
   async start(): Promise<void> {
-    await this.refresh();
+    // The pbx may be a moment behind the gateway (both starting): a few quick tries first.
+    for (let attempt = 0; attempt < 4 && !(await this.refresh()); attempt++) await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
     this.timer = setInterval(() => void this.refresh(), this.options.refreshMs);
     this.timer.unref();
   }
@@ -98,6 +100,11 @@ export class CredentialCache {
 
   /** Like ha1, but asks the pbx about a user it has not heard of (rate-limited per user). */
   async ha1Fresh(user: string, algorithm: DigestAlgorithm): Promise<string | undefined> {
+    // Nothing cached because the pbx could not be read: try the whole list again (at most every 5 s).
+    if (this.byUser.size === 0 && !this.reachable && this.now() - (this.lastFullRetry ?? 0) > MISS_RETRY_MS) {
+      this.lastFullRetry = this.now();
+      await this.refresh();
+    }
     if (!this.byUser.has(user) && /^[\w.+-]{1,64}$/.test(user)) {
       const last = this.misses.get(user);
       if ((last === undefined || this.now() - last > MISS_RETRY_MS) && this.takeLookup()) {
