@@ -12,7 +12,7 @@ import { installPbxSidePolicy } from './policy/pbx-side.js';
 import { installSetSidePolicy } from './policy/set-side.js';
 import { Keepalive } from './registrations/keepalive.js';
 import { RegistrationTable } from './registrations/registration-table.js';
-import type { B2bCall } from './relay/b2b-call.js';
+import { MAX_MEDIA_STREAMS, type B2bCall } from './relay/b2b-call.js';
 import { DialogReaper } from './relay/dialog-reaper.js';
 import { PbxLink } from './relay/pbx-link.js';
 import { AbuseBlocker, AccessList } from './security/index.js';
@@ -63,7 +63,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const media = new MediaRelay({
     setSideAddress: config.media.setSideAddress, pbxSideAddress: config.media.pbxSideAddress,
     setSideBind: config.sip.host, pbxSideBind: config.pbx.localHost,
-    portMin: config.media.portMin, portMax: config.media.portMax, logger,
+    portMin: config.media.portMin, portMax: config.media.portMax, maxStreams: MAX_MEDIA_STREAMS, logger,
   });
   const counters = zeroCounters();
   const ctx: GatewayContext = {

@@ -8,6 +8,6 @@ export * from './config/index.js';
 export * from './status/types.js';
 export { WebCertificate, type CertificateInfo } from './certificates/web-certificate.js';
 export { CredentialCache, type SetCredential } from './credentials/credential-cache.js';
-export { AbuseBlocker, AccessList, isScannerUserAgent, KNOWN_SCANNER_USER_AGENTS } from './security/index.js';
+export { AbuseBlocker, AccessList, isScannerUserAgent, scannerUserAgentMatcher } from './security/index.js';
 export { MediaRelay, MediaSession } from './media/index.js';
 export { startStatusServer, renderMetrics, type StatusServer } from './http/index.js';

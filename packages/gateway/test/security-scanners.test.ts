@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isScannerUserAgent, KNOWN_SCANNER_USER_AGENTS } from '../src/security/index.js';
+import { DEFAULT_SCANNER_USER_AGENTS as KNOWN_SCANNER_USER_AGENTS } from '../src/config/index.js';
+import { isScannerUserAgent } from '../src/security/index.js';
 
 describe('isScannerUserAgent', () => {
   const patterns = ['friendly-scanner', 'SIPVicious'];

@@ -13,6 +13,8 @@ export interface MediaRelayOptions {
    */
   setSideBind?: string;
   pbxSideBind?: string;
+  /** m= lines one SDP may have (default: no limit). */
+  maxStreams?: number;
   /** RTP port range (even RTP ports, RTCP = RTP + 1), shared by both sides. */
   portMin: number;
   portMax: number;
@@ -65,6 +67,7 @@ export class MediaRelay {
       addresses: { set: this.options.setSideAddress, pbx: this.options.pbxSideAddress },
       bindAddresses: { set: this.options.setSideBind ?? this.options.setSideAddress, pbx: this.options.pbxSideBind ?? this.options.pbxSideAddress },
       logger: this.options.logger,
+      maxStreams: this.options.maxStreams,
       onForwarded: (bytes) => {
         this.totals.packets++;
         this.totals.bytes += bytes;

@@ -29,6 +29,15 @@ export interface MediaSessionContext {
   onForwarded?(bytes: number): void;
   /** Called once when the session has closed and released its ports. */
   onClosed?(session: MediaSession): void;
+  /** m= lines one SDP may have: each costs relay ports on both sides (default: no limit). */
+  maxStreams?: number;
+}
+
+/** An SDP with more m= lines than the relay takes for one call. */
+export class MediaStreamLimitError extends Error {
+  constructor(readonly limit: number, readonly streams: number) {
+    super(`SDP with ${streams} media streams: at most ${limit} are relayed`);
+  }
 }
 
 /**
@@ -101,6 +110,8 @@ export class MediaSession {
     if (this.closed) throw new Error(`media session ${this.id} is closed: cannot take SDP from the ${from} side`);
     const sdp = SessionDescription.parse(text);
     const media = endpointMedia(sdp);
+    const limit = this.ctx.maxStreams;
+    if (limit !== undefined && media.length > limit) throw new MediaStreamLimitError(limit, media.length);
     const to = otherSide(from);
     const ports: Array<RelayPorts | undefined> = [];
     for (const [index, endpoint] of media.entries()) {

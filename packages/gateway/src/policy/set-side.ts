@@ -5,7 +5,7 @@ import { registerRelay } from '../registrations/register-relay.js';
 import { relayNewDialog, type RelayPlan } from '../relay/dialog-relay.js';
 import { inDialogRelay, replacesHeader } from '../relay/in-dialog-relay.js';
 import { relayRequest } from '../relay/request-relay.js';
-import { isScannerUserAgent, type AbuseBlocker, type AccessList } from '../security/index.js';
+import { scannerUserAgentMatcher, type AbuseBlocker, type AccessList } from '../security/index.js';
 import { setAuthentication } from './set-authentication.js';
 
 export interface SetSideSecurity {
@@ -28,6 +28,7 @@ export interface SetSideSecurity {
 export function installSetSidePolicy(ctx: GatewayContext, security: SetSideSecurity): void {
   const app = ctx.setApp;
   const { access, blocker } = security;
+  const isScanner = scannerUserAgentMatcher(security.config.scannerUserAgents);
 
   app.transport.sourceFilter = (address) => {
     if (access.allows(address) && blocker.allowsSource(address)) return true;
@@ -38,7 +39,7 @@ export function installSetSidePolicy(ctx: GatewayContext, security: SetSideSecur
     ctx.counters.requests++;
     const ua = msg.get('user-agent');
     const address = flow.remote.address;
-    if (isScannerUserAgent(ua, security.config.scannerUserAgents)) {
+    if (isScanner(ua)) {
       ctx.counters.scannersDropped++;
       ctx.counters.dropped++;
       // Still counted: a scanner that floods gets its source blocked before parsing.
@@ -69,7 +70,7 @@ export function installSetSidePolicy(ctx: GatewayContext, security: SetSideSecur
   app.use((req, res, next) => {
     if (req.method === 'REGISTER' || req.method === 'OPTIONS') return next();
     const user = (req.locals as SetLocals).user;
-    if (user && ctx.registrations.forUser(user).length > 0) return next();
+    if (user && ctx.registrations.hasUser(user)) return next();
     void res.send(403, 'Forbidden (register through the gateway first)');
   });
 

@@ -64,6 +64,10 @@ export class RegistrationTable {
     return this.byToken.get(token);
   }
 
+  hasUser(user: string): boolean {
+    return this.byUser.has(user);
+  }
+
   forUser(user: string): SetRegistration[] {
     return [...(this.byUser.get(user) ?? [])];
   }
@@ -72,11 +76,13 @@ export class RegistrationTable {
     return [...(this.byFlow.get(flowId) ?? [])];
   }
 
-  /** Add a new binding, or take note that an existing one moved to another flow or contact. */
+  /**
+   * Add a new binding, or take note that an existing one moved to another flow. (Its binding
+   * key cannot change: a binding is found by that very key before it is refreshed.)
+   */
   upsert(reg: SetRegistration, previousFlowId?: string): void {
     if (previousFlowId !== undefined && previousFlowId !== reg.flow.id) detach(this.byFlow, previousFlowId, reg);
     this.byToken.set(reg.token, reg);
-    for (const [key, r] of this.byBinding) if (r === reg && key !== RegistrationTable.bindingKey(reg.user, reg.instance, reg.contact)) this.byBinding.delete(key);
     this.byBinding.set(RegistrationTable.bindingKey(reg.user, reg.instance, reg.contact), reg);
     attach(this.byFlow, reg.flow.id, reg);
     attach(this.byUser, reg.user, reg);

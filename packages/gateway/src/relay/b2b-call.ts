@@ -1,7 +1,7 @@
 import { SdpError } from '@psi-lab/media';
 import { newCallId, type ClientInviteTransaction, type Dialog, type Flow, type SipMessage } from '@psi-lab/sip';
 import type { GatewayContext } from '../context.js';
-import type { MediaSession } from '../media/index.js';
+import { MediaStreamLimitError, type MediaSession } from '../media/index.js';
 
 export type Side = 'set' | 'pbx';
 
@@ -74,11 +74,10 @@ export class B2bCall {
       throw new RelayRefusal(488, 'Not Acceptable Here (SDP inside a multipart body)');
     }
     if (!isSdp(msg) || !this.media) return msg.body;
-    const streams = (msg.body.toString('latin1').match(/^m=/gm) ?? []).length;
-    if (streams > MAX_MEDIA_STREAMS) throw new RelayRefusal(488, `Not Acceptable Here (more than ${MAX_MEDIA_STREAMS} media streams)`);
     try {
       return await this.media.rewrite(from, msg.body);
     } catch (e) {
+      if (e instanceof MediaStreamLimitError) throw new RelayRefusal(488, `Not Acceptable Here (more than ${e.limit} media streams)`);
       if (e instanceof SdpError) throw new RelayRefusal(488, 'Not Acceptable Here (malformed SDP)', e.message);
       throw e;
     }

@@ -7,4 +7,4 @@ export {
   type BlockKind,
   type BlockReason,
 } from './abuse-blocker.js';
-export { isScannerUserAgent, KNOWN_SCANNER_USER_AGENTS } from './scanners.js';
+export { isScannerUserAgent, scannerUserAgentMatcher } from './scanners.js';

@@ -1,29 +1,20 @@
 /**
- * User-Agent fragments of well-known SIP scanning and password-guessing tools. Attackers can
- * change the header, so this only stops the lazy ones; the abuse blocker catches the rest.
- * Offered as a default for `security.scannerUserAgents`.
+ * A test for the User-Agents of SIP scanning and password-guessing tools (the list is
+ * `security.scannerUserAgents`, defaulting to config's DEFAULT_SCANNER_USER_AGENTS). Attackers
+ * can change the header, so this only stops the lazy ones; the abuse blocker catches the rest.
+ * The patterns are lowered once here, not on each request: this runs for every message.
  */
-export const KNOWN_SCANNER_USER_AGENTS: readonly string[] = Object.freeze([
-  'friendly-scanner',
-  'sipvicious',
-  'sipcli',
-  'sip-scan',
-  'sundayddr',
-  'iwar',
-  'sivus',
-  'vaxsipuseragent',
-  'pplsip',
-]);
+export function scannerUserAgentMatcher(patterns: readonly string[]): (userAgent: string | undefined) => boolean {
+  // Empty patterns are left out: they would match every request.
+  const lowered = patterns.filter((p) => p.length > 0).map((p) => p.toLowerCase());
+  return (userAgent) => {
+    if (!userAgent || lowered.length === 0) return false;
+    const haystack = userAgent.toLowerCase();
+    return lowered.some((pattern) => haystack.includes(pattern));
+  };
+}
 
-/**
- * Whether `userAgent` contains one of `patterns`, ignoring case. An absent or empty User-Agent
- * is not a scanner, and empty patterns are ignored (they would match every request).
- */
+/** Whether `userAgent` contains one of `patterns`, ignoring case; an absent or empty User-Agent is no scanner. */
 export function isScannerUserAgent(userAgent: string | undefined, patterns: readonly string[]): boolean {
-  if (!userAgent) return false;
-  const haystack = userAgent.toLowerCase();
-  for (const pattern of patterns) {
-    if (pattern.length > 0 && haystack.includes(pattern.toLowerCase())) return true;
-  }
-  return false;
+  return scannerUserAgentMatcher(patterns)(userAgent);
 }

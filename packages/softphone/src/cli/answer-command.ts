@@ -3,9 +3,7 @@ import type { AnswerCommand } from './args.js';
 import { EXIT } from './outcome.js';
 import type { CliPhoneSession } from './phone-session.js';
 import { recordingFileFor, waitForRecording } from './recording.js';
-import { hangUpAndWait, timeout, whenConnected } from './waits.js';
-
-const DTMF_DELAY_MS = 500;
+import { hangUpAndWait, runConnected, timeout, whenConnected } from './waits.js';
 
 interface AnsweredCall {
   peer: string;
@@ -107,13 +105,7 @@ async function takeCall(session: CliPhoneSession, cmd: AnswerCommand, call: Call
     return undefined;
   }
 
-  const dtmf = cmd.dtmf;
-  const dtmfTimer = dtmf ? setTimeout(() => call.state === 'connected' && session.sendDtmf(call, dtmf), DTMF_DELAY_MS) : undefined;
-  const course = timeout(cmd.seconds);
-  const end = await Promise.race([w.ended.then(() => 'ended' as const), course.promise, session.interrupted]);
-  course.cancel();
-  clearTimeout(dtmfTimer);
-  if (end !== 'ended') await hangUpAndWait(call, w.ended);
+  const end = await runConnected(call, { ended: w.ended, interrupted: session.interrupted, seconds: cmd.seconds, dtmf: cmd.dtmf, sendDtmf: (d) => session.sendDtmf(call, d) });
   const seconds = Math.round(session.connectedMs(w) / 1000);
 
   const recorded = record ? await waitForRecording(record, wallStart) : false;

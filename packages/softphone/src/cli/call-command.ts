@@ -3,10 +3,7 @@ import type { CallCommand } from './args.js';
 import { EXIT, callFailureHint, outgoingCallExitCode } from './outcome.js';
 import type { CliPhoneSession } from './phone-session.js';
 import { waitForRecording } from './recording.js';
-import { hangUpAndWait, timeout, whenConnected } from './waits.js';
-
-/** Before the first DTMF digit: a person does not key digits the instant the call connects either, and the media path settles. */
-const DTMF_DELAY_MS = 500;
+import { hangUpAndWait, runConnected, timeout, whenConnected } from './waits.js';
 
 /**
  * `psi-phone call EXT`: register, call, play, send --dtmf, hang up after --seconds connected, and
@@ -38,16 +35,8 @@ export async function runCall(session: CliPhoneSession, cmd: CallCommand): Promi
 
   let weHungUp = false;
   if (first === 'connected') {
-    const dtmf = cmd.dtmf;
-    const dtmfTimer = dtmf ? setTimeout(() => call.state === 'connected' && session.sendDtmf(call, dtmf), DTMF_DELAY_MS) : undefined;
-    const course = timeout(cmd.seconds);
-    const end = await Promise.race([w.ended.then(() => 'ended' as const), course.promise, session.interrupted]);
-    course.cancel();
-    clearTimeout(dtmfTimer);
-    if (end !== 'ended') {
-      weHungUp = end === 'timeout';
-      await hangUpAndWait(call, w.ended);
-    }
+    const end = await runConnected(call, { ended: w.ended, interrupted: session.interrupted, seconds: cmd.seconds, dtmf: cmd.dtmf, sendDtmf: (d) => session.sendDtmf(call, d) });
+    weHungUp = end === 'timeout';
   }
 
   const entry = w.entry;

@@ -33,3 +33,24 @@ export async function hangUpAndWait(call: Call, ended: Promise<unknown>): Promis
   await Promise.race([ended, limit.promise]);
   limit.cancel();
 }
+
+/** Before the first DTMF digit: a person does not key digits the instant the call connects either, and the media path settles. */
+const DTMF_DELAY_MS = 500;
+
+/**
+ * The connected part of a call, for call and answer alike: --dtmf after a moment, then until the
+ * call ends, --seconds pass, or Ctrl-C; hung up by us unless it ended by itself.
+ */
+export async function runConnected(
+  call: Call,
+  options: { ended: Promise<unknown>; interrupted: Promise<'interrupted'>; seconds: number | undefined; dtmf?: string; sendDtmf(digits: string): void },
+): Promise<'ended' | 'timeout' | 'interrupted'> {
+  const { dtmf } = options;
+  const dtmfTimer = dtmf ? setTimeout(() => call.state === 'connected' && options.sendDtmf(dtmf), DTMF_DELAY_MS) : undefined;
+  const course = timeout(options.seconds);
+  const end = await Promise.race([options.ended.then(() => 'ended' as const), course.promise, options.interrupted]);
+  course.cancel();
+  clearTimeout(dtmfTimer);
+  if (end !== 'ended') await hangUpAndWait(call, options.ended);
+  return end;
+}
