@@ -31,6 +31,8 @@ export interface RunningGateway {
   status(): GatewayStatus;
   /** Re-read the certificate files now (what SIGHUP does). */
   reloadCertificate(): boolean;
+  /** The certificate in use; its 'reload' event fires once the listeners serve a new pair. */
+  certificate: WebCertificate;
   blocker: AbuseBlocker;
   credentials: CredentialCache;
   context: GatewayContext;
@@ -112,7 +114,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     listeners.tls?.setTls?.(pem);
     listeners.https?.setCertificate(pem);
   });
-  if (config.certificate.watch) certificate.watch();
+  if (config.certificate.watch) certificate.watch(config.certificate.watchIntervalMs);
   const onSighup = (): void => void certificate.reload();
   if (options.handleSighup !== false) process.on('SIGHUP', onSighup);
 
@@ -149,7 +151,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   logger.info({ pbx: pbx.label, udp: listeners.udp?.local.port, tcp: listeners.tcp?.local.port, tls: listeners.tls?.local.port, https: listeners.https?.port }, 'gateway started');
   return {
-    listeners, status, blocker, credentials, context: ctx,
+    listeners, status, blocker, credentials, context: ctx, certificate,
     reloadCertificate: () => certificate.reload(),
     close: async () => {
       process.off('SIGHUP', onSighup);

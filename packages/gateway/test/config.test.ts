@@ -65,6 +65,7 @@ describe('defaults', () => {
         caFile: '/srv/gw/certs/ca.pem',
         names: ['localhost', '127.0.0.1'],
         watch: true,
+        watchIntervalMs: 2000,
       },
       pbx: {
         address: '127.0.0.1',
@@ -206,6 +207,7 @@ describe('error messages name the option and the fix', () => {
     [{ sip: 5060 }, 'sip', 'must be a section of options'],
     [{ https: { wsPath: 'sip' } }, 'https.wsPath', 'must be a URL path starting with /, e.g. /sip, not "sip"'],
     [{ certificate: { watch: 'yes' } }, 'certificate.watch', 'must be true or false, not "yes"'],
+    [{ certificate: { watchIntervalMs: 10 } }, 'certificate.watchIntervalMs', 'must be a whole number from 50 to 60000, not 10'],
     [{ certificate: { names: [] } }, 'certificate.names', 'must list at least one entry'],
     [{ keepalive: { optionsIntervalSeconds: 300 } }, 'keepalive.optionsIntervalSeconds', 'must be a whole number from 0 to 180 (0 disables them), not 300'],
     [{ keepalive: { idleTimeoutSeconds: 20 } }, 'keepalive.idleTimeoutSeconds', 'must be longer than keepalive.optionsIntervalSeconds (20), not 20'],

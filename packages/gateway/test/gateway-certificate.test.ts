@@ -1,20 +1,22 @@
 import { X509Certificate } from 'node:crypto';
-import { once } from 'node:events';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import tls, { type TLSSocket } from 'node:tls';
-import { createServerCertificate, type PemPair } from '@psi-lab/pki';
+import { createServerCertificate, writeFileAtomic, type PemPair } from '@psi-lab/pki';
+import { leaseLoopbackAddress } from '@psi-lab/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startGatewayLab, type GatewayLab } from './helpers/gateway-lab.js';
 import { waitFor } from './helpers/test-set.js';
 
-const HOST = '127.0.0.24';
+const HOST = await leaseLoopbackAddress();
 const SIP_TLS_PORT = 5061;
 const HTTPS_PORT = 8443;
 /** The names the gateway puts in the certificate it generates (certificate.names by default). */
 const NAMES = ['localhost', '127.0.0.1', HOST];
-/** The watcher polls every 2 s and waits 300 ms for the second file: three polls' worth. */
-const WATCH_TIMEOUT_MS = 8000;
+/** How often this lab's watcher polls the files (the default is 2 s): a change is seen in a moment. */
+const WATCH_INTERVAL_MS = 100;
+/** A poll, the watcher's 300 ms wait for the second file, and a loaded machine's delays, many times over. */
+const WATCH_TIMEOUT_MS = 10_000;
 
 let lab: GatewayLab;
 let certs: { dir: string; caFile: string; certFile: string; keyFile: string };
@@ -24,7 +26,7 @@ let third: PemPair;
 const sockets: TLSSocket[] = [];
 
 beforeAll(async () => {
-  lab = await startGatewayLab(HOST, { media: { portMin: 42600, portMax: 42799 } });
+  lab = await startGatewayLab(HOST, { certificate: { watchIntervalMs: WATCH_INTERVAL_MS } });
   const dir = join(lab.dir, 'certs');
   certs = { dir, caFile: join(dir, 'ca.pem'), certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server.key') };
   const ca = { cert: lab.ca, key: readFileSync(join(dir, 'ca.key'), 'utf8') };
@@ -40,6 +42,11 @@ afterAll(async () => {
 
 function fingerprintOf(pem: string): string {
   return new X509Certificate(pem).fingerprint256;
+}
+
+/** The server pair the gateway is not using now, of the two made for these tests: a change to make. */
+function pairNotLoaded(): PemPair {
+  return lab.gateway.status().certificate.fingerprint256 === fingerprintOf(renewed.cert) ? third : renewed;
 }
 
 /** A TLS connection to the gateway that completed its handshake (or the handshake's error). */
@@ -74,7 +81,7 @@ async function exchange(socket: TLSSocket, request: string, done: RegExp): Promi
   socket.on('data', onData);
   socket.write(request);
   try {
-    await waitFor(() => done.test(received) || socket.destroyed, 5000, `an answer matching ${done}`);
+    await waitFor(() => done.test(received) || socket.destroyed, undefined, `an answer matching ${done}`);
   } finally {
     socket.off('data', onData);
   }
@@ -103,18 +110,38 @@ function httpHealthz(socket: TLSSocket): Promise<string> {
   return exchange(socket, `GET /healthz HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`, /\{"status":"ok"\}/);
 }
 
-/** Replaces the certificate files as an operator would: both written, key first. */
+/** Replaces the certificate files as an operator should: key first, each renamed into place whole. */
 function installPair(cert: string, key: string): void {
-  writeFileSync(certs.keyFile, key, { mode: 0o600 });
-  writeFileSync(certs.certFile, cert);
+  writeFileAtomic(certs.keyFile, key, 0o600);
+  writeFileAtomic(certs.certFile, cert);
 }
 
-/** What a TLS 1.1-only client gets; SECLEVEL=0 lets it offer TLS 1.1, so any refusal is the server's. */
+/**
+ * What a TLS 1.1-only client gets; SECLEVEL=0 lets it offer TLS 1.1, so any refusal is the
+ * server's. A handshake that succeeds fails the test at once (nothing else would end the wait).
+ */
 async function tls11Error(port: number): Promise<NodeJS.ErrnoException> {
   const old = tls.connect({ host: HOST, port, ca: lab.ca, minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' });
   sockets.push(old);
-  const [error] = (await once(old, 'error')) as [NodeJS.ErrnoException];
-  return error;
+  return new Promise((resolve, reject) => {
+    old.once('error', resolve);
+    old.once('secureConnect', () => reject(new Error(`port ${port} completed a ${old.getProtocol()} handshake with a TLS 1.1-only client`)));
+  });
+}
+
+/** The next certificate the gateway's listeners switch to; rejects, saying so, after `timeoutMs`. */
+function nextReload(timeoutMs: number): Promise<{ cert: string; key: string }> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      lab.gateway.certificate.off('reload', onReload);
+      reject(new Error(`the watcher loaded no new certificate within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReload = (pem: { cert: string; key: string }): void => {
+      clearTimeout(timer);
+      resolve(pem);
+    };
+    lab.gateway.certificate.once('reload', onReload);
+  });
 }
 
 describe('the gateway\'s Web Server certificate', () => {
@@ -146,11 +173,15 @@ describe('the gateway\'s Web Server certificate', () => {
     const before = lab.gateway.status().certificate.fingerprint256;
     const openSip = await connect(SIP_TLS_PORT);
     const openWeb = await connect(HTTPS_PORT);
-    const wanted = fingerprintOf(renewed.cert);
+    const next = pairNotLoaded();
+    const wanted = fingerprintOf(next.cert);
     expect(wanted).not.toBe(before);
 
-    installPair(renewed.cert, renewed.key);
-    await waitFor(() => lab.gateway.status().certificate.fingerprint256 === wanted, WATCH_TIMEOUT_MS, 'the watcher to load the new certificate');
+    // Nothing but the watcher reloads here: the event is its doing.
+    const reloaded = nextReload(WATCH_TIMEOUT_MS);
+    installPair(next.cert, next.key);
+    expect(fingerprintOf((await reloaded).cert)).toBe(wanted);
+    expect(lab.gateway.status().certificate.fingerprint256).toBe(wanted);
     expect(await freshFingerprint(SIP_TLS_PORT)).toBe(wanted);
     expect(await freshFingerprint(HTTPS_PORT)).toBe(wanted);
 
@@ -159,21 +190,22 @@ describe('the gateway\'s Web Server certificate', () => {
     expect(await sipOptions(openSip)).toMatch(/^SIP\/2\.0 200 /);
     expect(openWeb.getPeerCertificate().fingerprint256).toBe(before);
     expect(await httpHealthz(openWeb)).toMatch(/^HTTP\/1\.1 200 /);
-  }, 15_000);
+  });
 
   it('refuses a replacement whose key does not match, keeping the current certificate', async () => {
     const current = lab.gateway.status().certificate.fingerprint256;
     const currentKey = readFileSync(certs.keyFile, 'utf8');
-    installPair(third.cert, currentKey);
+    const next = pairNotLoaded();
+    installPair(next.cert, currentKey);
     expect(lab.gateway.reloadCertificate()).toBe(false);
     expect(lab.gateway.status().certificate.fingerprint256).toBe(current);
     expect(await freshFingerprint(SIP_TLS_PORT)).toBe(current);
     expect(await freshFingerprint(HTTPS_PORT)).toBe(current);
 
-    // Once the matching key follows, the new pair is taken.
-    installPair(third.cert, third.key);
+    // Once the matching key follows, the new pair is taken (by this call, or by the watcher just before).
+    installPair(next.cert, next.key);
     lab.gateway.reloadCertificate();
-    const wanted = fingerprintOf(third.cert);
+    const wanted = fingerprintOf(next.cert);
     expect(lab.gateway.status().certificate.fingerprint256).toBe(wanted);
     expect(await freshFingerprint(SIP_TLS_PORT)).toBe(wanted);
     expect(await freshFingerprint(HTTPS_PORT)).toBe(wanted);
@@ -182,25 +214,28 @@ describe('the gateway\'s Web Server certificate', () => {
   // A pair must make a TLS context before it is taken: the listeners would throw on it otherwise.
   it('refuses a replacement the TLS stack cannot use (a corrupt block after the certificate), keeping the current one', async () => {
     const current = lab.gateway.status().certificate.fingerprint256;
-    // The first block is a good certificate of the key: only a TLS context finds the rest broken.
-    const corruptChain = `${renewed.cert}-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n`;
+    const currentPair = { cert: readFileSync(certs.certFile, 'utf8'), key: readFileSync(certs.keyFile, 'utf8') };
+    // The first block is a good certificate of the key (not the one in use, so taking it would show):
+    // only a TLS context finds the rest broken.
+    const next = pairNotLoaded();
+    const corruptChain = `${next.cert}-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n`;
     try {
-      installPair(corruptChain, renewed.key);
+      installPair(corruptChain, next.key);
       expect(lab.gateway.reloadCertificate()).toBe(false);
       expect(lab.gateway.status().certificate.fingerprint256).toBe(current);
       expect(await freshFingerprint(SIP_TLS_PORT)).toBe(current);
       expect(await freshFingerprint(HTTPS_PORT)).toBe(current);
     } finally {
-      // A usable pair again before the watcher's next poll reads the corrupt one.
-      installPair(third.cert, third.key);
-      lab.gateway.reloadCertificate();
+      // The files say again what is in use (the watcher refuses the corrupt pair whenever it reads it).
+      installPair(currentPair.cert, currentPair.key);
     }
+    expect(lab.gateway.status().certificate.fingerprint256).toBe(current);
   });
 
   it.each([SIP_TLS_PORT, HTTPS_PORT])('refuses TLS 1.1 clients on %i, also after a reload, and accepts TLS 1.2', async (port) => {
     expect((await tls11Error(port)).code).toBe('ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION');
     // A reload builds new TLS contexts: they must keep the minimum version.
-    const next = readFileSync(certs.certFile, 'utf8') === renewed.cert ? third : renewed;
+    const next = pairNotLoaded();
     installPair(next.cert, next.key);
     lab.gateway.reloadCertificate();
     expect(lab.gateway.status().certificate.fingerprint256).toBe(fingerprintOf(next.cert));

@@ -1,10 +1,16 @@
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SessionDescription } from '@psi-lab/media';
+import { leaseLoopbackAddress } from '@psi-lab/testkit';
 import { MediaRelay, RtpPortPool, RtpPortsExhaustedError, type MediaSession } from '../src/media/index.js';
 
-const HOST = '127.0.0.1';
-// This file's own ports (test files run in parallel): gateway pool, fixed endpoint ports, small pools.
+/** Relay, pools and endpoints: an address of this file's own, so every port below is ours to take. */
+const HOST = await leaseLoopbackAddress();
+/** Where the RTP-bleed attacker sends from: not the set's signalling address. */
+const ATTACKER_HOST = await leaseLoopbackAddress();
+/** Long enough for a loaded machine to deliver one datagram over loopback. */
+const DELIVERY_LIMIT_MS = 5000;
+// Gateway pool, fixed endpoint ports, small pools: apart, so no test's ports meet another's.
 const POOL = { min: 41200, max: 41299 };
 const SET_ENDPOINT_PORT = 41300;
 const REUSE_POOL = { min: 41350, max: 41353 };
@@ -15,7 +21,7 @@ interface Datagram {
   port: number;
 }
 
-/** A UDP socket on 127.0.0.1 standing in for a phone's or the pbx's media port. */
+/** A UDP socket on HOST standing in for a phone's or the pbx's media port. */
 class Endpoint {
   private readonly queue: Datagram[] = [];
   private readonly waiters: Array<(d: Datagram) => void> = [];
@@ -50,9 +56,21 @@ class Endpoint {
     return new Promise((resolve, reject) => this.socket.send(data, port, HOST, (err) => (err ? reject(err) : resolve())));
   }
 
-  next(): Promise<Datagram> {
+  /** The next datagram that arrives (or has arrived); rejects, saying so, after `timeoutMs`. */
+  next(timeoutMs = DELIVERY_LIMIT_MS): Promise<Datagram> {
     const queued = this.queue.shift();
-    return queued ? Promise.resolve(queued) : new Promise((resolve) => this.waiters.push(resolve));
+    if (queued) return Promise.resolve(queued);
+    return new Promise((resolve, reject) => {
+      const waiter = (d: Datagram): void => {
+        clearTimeout(timer);
+        resolve(d);
+      };
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(new Error(`no datagram reached ${HOST}:${this.port} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
   }
 
   close(): Promise<void> {
@@ -146,7 +164,7 @@ describe('MediaRelay over real UDP', () => {
     await session.rewrite('set', sdp('set', set.port));
     const gwSet = session.localPorts('set')[0]!.rtp;
     await set.send('too early', gwSet);
-    await vi.waitFor(() => expect(session.stats.dropped).toBe(1));
+    await vi.waitFor(() => expect(session.stats.dropped).toBe(1), { timeout: DELIVERY_LIMIT_MS });
     expect(session.stats.setToPbx.packets).toBe(0);
   });
 
@@ -162,7 +180,7 @@ describe('MediaRelay over real UDP', () => {
     expect((await natted.next()).msg.toString()).toBe('reply');
 
     await intruder.send('injected', gwSet);
-    await vi.waitFor(() => expect(session.stats.dropped).toBe(1));
+    await vi.waitFor(() => expect(session.stats.dropped).toBe(1), { timeout: DELIVERY_LIMIT_MS });
     await natted.send('second', gwSet);
     expect((await pbx.next()).msg.toString()).toBe('second');
     expect(advertised.pending + intruder.pending).toBe(0);
@@ -181,23 +199,24 @@ describe('MediaRelay over real UDP', () => {
     const { session, set, pbx, gwSet, gwPbx } = await establishedCall();
     session.trustSetAddress(HOST);
     const attacker = dgram.createSocket('udp4');
-    await new Promise<void>((r) => attacker.bind(0, '127.0.0.44', r));
+    await new Promise<void>((r) => attacker.bind(0, ATTACKER_HOST, r));
     cleanups.push(() => new Promise((r) => attacker.close(() => r(undefined))));
     const heardByAttacker: Buffer[] = [];
     attacker.on('message', (m) => heardByAttacker.push(m));
     // The attacker gets there first, on both sides.
     await new Promise((r) => attacker.send('spoofed-set', gwSet, HOST, r));
     await new Promise((r) => attacker.send('spoofed-pbx', gwPbx, HOST, r));
-    await new Promise((r) => setTimeout(r, 50));
+    // Both spoofed packets were read and dropped, not relayed.
+    await vi.waitFor(() => expect(session.stats.dropped).toBe(2), { timeout: DELIVERY_LIMIT_MS });
     expect(pbx.pending + set.pending).toBe(0);
     // The real endpoints are relayed, and the attacker hears nothing.
     await set.send('from-set', gwSet);
     expect((await pbx.next()).msg.toString()).toBe('from-set');
     await pbx.send('from-pbx', gwPbx);
     expect((await set.next()).msg.toString()).toBe('from-pbx');
-    await new Promise((r) => setTimeout(r, 50));
+    // Nothing latched to the attacker: no more drops, and what was relayed went to the real endpoints.
     expect(heardByAttacker).toEqual([]);
-    expect(session.stats.dropped).toBeGreaterThanOrEqual(2);
+    expect(session.stats.dropped).toBe(2);
   });
 
   it('keeps the gateway ports across a re-offer and follows the new destination', async () => {

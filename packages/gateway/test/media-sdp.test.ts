@@ -1,12 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 // The SDP model itself is tested in packages/media (test/sdp-model.test.ts); here: what the relay reads and rewrites.
 import { SdpError, SessionDescription, hasRtcpMux } from '@psi-lab/media';
+import { leaseLoopbackAddress } from '@psi-lab/testkit';
 import { MediaRelay, endpointMedia } from '../src/media/index.js';
 
 // SDP content only: nothing is ever sent to these documentation addresses (TEST-NET-2).
 const SET_ADDRESS = '198.51.100.7';
-const GATEWAY = '127.0.0.1';
-// This file's own port range: test files run in parallel.
+/** The relay binds real sockets here: an address of this file's own, so the range below is free. */
+const GATEWAY = await leaseLoopbackAddress();
 const PORT_MIN = 41000;
 const PORT_MAX = 41199;
 

@@ -1,11 +1,20 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeIfSipp, freePort, runSipp, startSipp, startStunnelClient, stunnelAvailable, type SippTransport, type StunnelClient } from '@psi-lab/testkit';
-import { startGatewayLab, USERS, type GatewayLab } from './helpers/gateway-lab.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describeIfSipp, leaseLoopbackAddress, runSipp, startSipp, startStunnelClient, stunnelAvailable, type SippOptions, type SippTransport, type StunnelClient } from '@psi-lab/testkit';
+import { clearRegistrations, startGatewayLab, USERS, type GatewayLab } from './helpers/gateway-lab.js';
+import { waitFor } from './helpers/test-set.js';
 
-const HOST = '127.0.0.26';
+const HOST = await leaseLoopbackAddress();
+/**
+ * SIPp and stunnel bind here: an address nothing else uses, so a port found free stays free
+ * until they bind it (on HOST the gateway's own connections take ephemeral ports too).
+ */
+const SIPP_HOST = await leaseLoopbackAddress();
+
+/** SIPp on SIPP_HOST, on a port it finds free there. */
+const sipp = (options: Omit<SippOptions, 'localAddress'>): Promise<Awaited<ReturnType<typeof runSipp>>> => runSipp({ ...options, localAddress: SIPP_HOST });
 
 /** SIPp as remote sets: REGISTER through the gateway, and calls UAC → gateway → pbx → gateway → UAS. */
 describeIfSipp('SIPp through the gateway', () => {
@@ -16,20 +25,25 @@ describeIfSipp('SIPp through the gateway', () => {
   let lab: GatewayLab;
 
   beforeAll(async () => {
-    lab = await startGatewayLab(HOST, { media: { portMin: 43000, portMax: 43999 } });
+    lab = await startGatewayLab(HOST);
     writeFileSync(everyone, `SEQUENTIAL\n${USERS.map((u) => `${u.extension};${u.password}`).join('\n')}\n`);
     writeFileSync(caller, `SEQUENTIAL\n1001;${USERS[0].password}\n`);
     writeFileSync(callee, `SEQUENTIAL\n1002;${USERS[1].password}\n`);
   });
+  // SIPp's registrations last an hour and point at SIPp instances that have exited: the pbx would
+  // fork the next test's calls to them.
+  afterEach(async () => {
+    await clearRegistrations(lab);
+  });
   afterAll(async () => {
-    await lab.close();
+    await lab?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   for (const transport of ['u1', 't1'] as const) {
     const name = transport === 'u1' ? 'UDP' : 'TCP';
     it(`registers every user with [authentication] over ${name}`, async () => {
-      const result = await runSipp({ scenario: 'register-auth-uac.xml', target: `${HOST}:5060`, transport, calls: USERS.length, rate: 50, injectionFile: everyone });
+      const result = await sipp({ scenario: 'register-auth-uac.xml', target: `${HOST}:5060`, transport, calls: USERS.length, rate: 50, injectionFile: everyone });
       expect(result.successful, `${result.errors}\n${result.stderr}`).toBe(USERS.length);
       expect(result.failed).toBe(0);
     });
@@ -42,46 +56,52 @@ describeIfSipp('SIPp through the gateway', () => {
   describe.runIf(stunnelAvailable())('TLS through stunnel (SIPp -t tn: one TLS connection per SIPp socket)', () => {
     let stunnel: StunnelClient;
     beforeAll(async () => {
-      stunnel = await startStunnelClient({ connect: `${HOST}:5061`, caFile: join(lab.dir, 'certs', 'ca.pem'), checkHost: 'localhost' });
+      stunnel = await startStunnelClient({ connect: `${HOST}:5061`, caFile: join(lab.dir, 'certs', 'ca.pem'), checkHost: 'localhost', acceptAddress: SIPP_HOST });
     });
-    afterAll(async () => stunnel.stop());
+    afterAll(async () => stunnel?.stop());
 
     it('registers every user over TLS', async () => {
-      const result = await runSipp({ scenario: 'register-auth-uac.xml', target: `127.0.0.1:${stunnel.port}`, transport: 'tn', calls: USERS.length, rate: 50, injectionFile: everyone });
+      const result = await sipp({ scenario: 'register-auth-uac.xml', target: `${stunnel.address}:${stunnel.port}`, transport: 'tn', calls: USERS.length, rate: 50, injectionFile: everyone });
       expect(result.successful, `${result.errors}\n${result.stderr}`).toBe(USERS.length);
       expect(result.failed).toBe(0);
     });
 
     it('10 calls from a TLS UAC through gateway → pbx → gateway to a UDP UAS, every one successful', async () => {
-      const uasPort = await freePort();
-      const uas = await startSipp({ scenario: 'call-uas.xml', transport: 'u1', calls: 10, localPort: uasPort, timeoutMs: 40_000 });
+      const uas = await startSipp({ scenario: 'call-uas.xml', transport: 'u1', calls: 10, localAddress: SIPP_HOST, timeoutMs: 40_000 });
       await uas.ready;
-      expect((await runSipp({ scenario: 'register-uas-uac.xml', target: `${HOST}:5060`, transport: 'u1', calls: 1, injectionFile: callee, extraArgs: ['-key', 'uas_port', String(uasPort)] })).successful).toBe(1);
-      expect((await runSipp({ scenario: 'register-auth-uac.xml', target: `${HOST}:5060`, transport: 'u1', calls: 1, injectionFile: caller })).successful).toBe(1);
-      const uac = await runSipp({ scenario: 'call-auth-uac.xml', target: `127.0.0.1:${stunnel.port}`, transport: 'tn', calls: 10, rate: 10, injectionFile: caller, extraArgs: ['-s', '1002'], timeoutMs: 35_000 });
+      const uasPort = String(uas.localPort);
+      expect((await sipp({ scenario: 'register-uas-uac.xml', target: `${HOST}:5060`, transport: 'u1', calls: 1, injectionFile: callee, extraArgs: ['-key', 'uas_port', uasPort] })).successful).toBe(1);
+      expect((await sipp({ scenario: 'register-auth-uac.xml', target: `${HOST}:5060`, transport: 'u1', calls: 1, injectionFile: caller })).successful).toBe(1);
+      const uac = await sipp({ scenario: 'call-auth-uac.xml', target: `${stunnel.address}:${stunnel.port}`, transport: 'tn', calls: 10, rate: 10, injectionFile: caller, extraArgs: ['-s', '1002'], timeoutMs: 35_000 });
       uas.stop();
       const server = await uas.result;
       expect(uac.successful, `${uac.errors}\n${uac.stderr}`).toBe(10);
       expect(server.successful, server.errors).toBe(10);
-      expect(lab.gateway.status().counters.callsActive).toBe(0);
+      await waitForCallsToEnd();
     }, 60_000);
   });
 
   async function callThroughGateway(transport: SippTransport, calls: number): Promise<void> {
-    const uasPort = await freePort();
-    const uas = await startSipp({ scenario: 'call-uas.xml', transport, calls, localPort: uasPort, timeoutMs: 40_000 });
+    const uas = await startSipp({ scenario: 'call-uas.xml', transport, calls, localAddress: SIPP_HOST, timeoutMs: 40_000 });
     await uas.ready;
     // The callee's binding points at the UAS; the caller registers itself (the gateway relays nothing for unregistered sets).
-    const reg = await runSipp({ scenario: 'register-uas-uac.xml', target: `${HOST}:5060`, transport, calls: 1, injectionFile: callee, extraArgs: ['-key', 'uas_port', String(uasPort)] });
+    const reg = await sipp({ scenario: 'register-uas-uac.xml', target: `${HOST}:5060`, transport, calls: 1, injectionFile: callee, extraArgs: ['-key', 'uas_port', String(uas.localPort)] });
     expect(reg.successful, reg.errors).toBe(1);
-    const self = await runSipp({ scenario: 'register-auth-uac.xml', target: `${HOST}:5060`, transport, calls: 1, injectionFile: caller });
+    // Over UDP: a registration over TCP from SIPp's own port ends with that SIPp's connection.
+    const self = await sipp({ scenario: 'register-auth-uac.xml', target: `${HOST}:5060`, transport: 'u1', calls: 1, injectionFile: caller });
     expect(self.successful, self.errors).toBe(1);
-    const uac = await runSipp({ scenario: 'call-auth-uac.xml', target: `${HOST}:5060`, transport, calls, rate: 10, injectionFile: caller, extraArgs: ['-s', '1002'], timeoutMs: 35_000 });
+    const uac = await sipp({ scenario: 'call-auth-uac.xml', target: `${HOST}:5060`, transport, calls, rate: 10, injectionFile: caller, extraArgs: ['-s', '1002'], timeoutMs: 35_000 });
     uas.stop();
     const server = await uas.result;
     expect(uac.successful, `${uac.errors}\n${uac.stderr}`).toBe(calls);
     expect(uac.failed).toBe(0);
     expect(server.successful, server.errors).toBe(calls);
-    expect(lab.gateway.status().counters.callsActive).toBe(0);
+    await waitForCallsToEnd();
+  }
+
+  /** The gateway ends a call once it has sent the BYE's 200: a moment after SIPp saw it. */
+  async function waitForCallsToEnd(): Promise<void> {
+    expect(lab.gateway.status().counters.callsTotal).toBeGreaterThan(0);
+    await waitFor(() => lab.gateway.status().counters.callsActive === 0, undefined, 'the gateway to end every call');
   }
 });

@@ -41,6 +41,16 @@ async function main(): Promise<void> {
     await lab.close();
     throw e;
   }
+  // Ready for Ctrl-C before saying so: a signal right after the banner must stop the lab cleanly.
+  const running = gw;
+  const stop = async (signal: string): Promise<void> => {
+    logger.info({ signal }, 'psi-lab stopping');
+    await running.close();
+    await lab.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
   const host = options.host;
   const pub = publicAddress;
   const calls = Math.max(loadUsers.length, DEMO_USERS.length);
@@ -68,15 +78,6 @@ async function main(): Promise<void> {
     'Ctrl-C stops it.',
     '',
   ].filter((l) => l !== '').join('\n'));
-
-  const stop = async (signal: string): Promise<void> => {
-    logger.info({ signal }, 'psi-lab stopping');
-    await gw.close();
-    await lab.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
 }
 
 main().catch((e: Error) => {

@@ -7,32 +7,49 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SipApp } from '@psi-lab/sip';
 import { parseLabArgs } from '../src/options.js';
-import { describeIfSipp, runSipp } from '@psi-lab/testkit';
+import { describeIfSipp, runSipp, leaseLoopbackAddress, within } from '@psi-lab/testkit';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const TSX = join(ROOT, 'node_modules/.bin/tsx');
 /** Its own loopback address, so the test never meets a lab a developer left running on 127.0.0.1. */
-const HOST = '127.0.0.9';
+const HOST = await leaseLoopbackAddress();
+/** How long a lab may take to start on a busy machine (it generates its certificates). */
+const START_LIMIT_MS = 50_000;
 
-function startLab(args: string[]): { child: ChildProcess; output: () => string; ready: Promise<void>; exited: Promise<number | null> } {
-  const child = spawn(TSX, ['packages/lab/src/main.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+type Lab = { child: ChildProcess; output: () => string; ready: Promise<void>; exited: Promise<number | null> };
+
+/**
+ * The lab as one process: node with tsx's loader, not the tsx wrapper, which would run the lab
+ * in a child of its own that a kill of the wrapper leaves behind, holding HOST's ports.
+ */
+function startLab(args: string[]): Lab {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'packages/lab/src/main.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
+  let markReady!: () => void;
+  const printed = new Promise<void>((r) => (markReady = r));
+  const onOutput = (d: Buffer): void => {
+    out += d.toString();
+    if (out.includes('Ctrl-C stops it')) markReady();
+  };
+  child.stdout!.on('data', onOutput);
+  child.stderr!.on('data', onOutput);
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const ready = new Promise<void>((resolveReady, reject) => {
-    const timer = setInterval(() => {
-      if (out.includes('Ctrl-C stops it')) {
-        clearInterval(timer);
-        resolveReady();
-      }
-    }, 50);
-    void exited.then((code) => {
-      clearInterval(timer);
-      reject(new Error(`lab exited (${code}) before it was ready:\n${out}`));
-    });
-  });
+  const ready = within(Promise.race([
+    printed,
+    exited.then((code) => Promise.reject(new Error(`lab exited (${code}) before it was ready:\n${out}`))),
+  ]), START_LIMIT_MS, () => `the lab to print "Ctrl-C stops it"; it printed:\n${out}`);
+  ready.catch(() => undefined); // awaited by the tests; this only keeps an early exit from counting as unhandled
   return { child, output: () => out, ready, exited };
+}
+
+/** SIGTERM (the lab stops cleanly and lets go of its ports), SIGKILL if it has not exited within 15 s. */
+async function stopLab(lab: Lab): Promise<void> {
+  if (lab.child.exitCode !== null || lab.child.signalCode !== null) return;
+  lab.child.kill('SIGTERM');
+  const stopped = await Promise.race([lab.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 15_000))]);
+  if (!stopped) {
+    lab.child.kill('SIGKILL');
+    await lab.exited;
+  }
 }
 
 describe('lab flags', () => {
@@ -48,16 +65,16 @@ describe('lab flags', () => {
 describe('npm run lab', () => {
   const data = mkdtempSync(join(tmpdir(), 'psi-lab-data-'));
   const csv = join(data, 'users.csv');
-  let lab: ReturnType<typeof startLab>;
+  let lab: Lab;
 
   beforeAll(async () => {
     lab = startLab(['--data', data, '--host', HOST, '--users', '20', '--csv', csv]);
     await lab.ready;
   }, 60_000);
   afterAll(async () => {
-    lab.child.kill('SIGKILL');
+    if (lab) await stopLab(lab);
     rmSync(data, { recursive: true, force: true });
-  });
+  }, 30_000);
 
   it('prints where it listens, writes the CA and the SIPp injection file', () => {
     expect(lab.output()).toContain(`udp ${HOST}:5070, tcp ${HOST}:5070`);
@@ -121,20 +138,31 @@ describe('npm run lab', () => {
 
   describeIfSipp('SIPp against the lab', () => {
     it('registers every load-test user through the gateway over UDP with digest authentication', async () => {
-      const r = await runSipp({ scenario: 'register-auth-uac.xml', target: `${HOST}:5060`, transport: 'u1', calls: 20, rate: 100, injectionFile: csv, extraArgs: ['-i', HOST], timeoutMs: 15_000 });
+      const r = await runSipp({ scenario: 'register-auth-uac.xml', target: `${HOST}:5060`, transport: 'u1', calls: 20, rate: 100, injectionFile: csv, localAddress: HOST, timeoutMs: 15_000 });
       expect(r.successful, r.errors).toBe(20);
       expect(r.failed).toBe(0);
     });
 
     it('registers every load-test user on the pbx itself over UDP with digest authentication', async () => {
-      const r = await runSipp({ scenario: 'register-auth-uac.xml', target: `${HOST}:5070`, transport: 'u1', calls: 20, rate: 100, injectionFile: csv, extraArgs: ['-i', HOST], timeoutMs: 15_000 });
+      const r = await runSipp({ scenario: 'register-auth-uac.xml', target: `${HOST}:5070`, transport: 'u1', calls: 20, rate: 100, injectionFile: csv, localAddress: HOST, timeoutMs: 15_000 });
       expect(r.successful, r.errors).toBe(20);
       expect(r.failed).toBe(0);
     });
   });
+});
 
+describe('npm run lab, stopped with Ctrl-C', () => {
+  // A lab of its own, on an address of its own: stopping it takes nothing from the other tests.
   it('stops cleanly on Ctrl-C (SIGINT)', async () => {
-    lab.child.kill('SIGINT');
-    expect(await lab.exited).toBe(0);
-  });
+    const data = mkdtempSync(join(tmpdir(), 'psi-lab-data-'));
+    const lab = startLab(['--data', data, '--host', await leaseLoopbackAddress(), '--users', '0']);
+    try {
+      await lab.ready;
+      lab.child.kill('SIGINT');
+      expect(await within(lab.exited, 20_000, 'the lab to exit after SIGINT')).toBe(0);
+    } finally {
+      await stopLab(lab);
+      rmSync(data, { recursive: true, force: true });
+    }
+  }, 90_000);
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startManagementApi, type RunningManagementApi } from '../src/api/server.js';
 import type { BlockSource } from '../src/api/routes.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
@@ -64,17 +64,20 @@ class FakeBlocks implements BlockSource {
 let store: SqliteStore;
 let api: RunningManagementApi;
 let apiWithoutBlocks: RunningManagementApi;
-const blocks = new FakeBlocks();
+let blocks: FakeBlocks;
 const call = client(() => api);
 
-beforeAll(async () => {
+// Every test gets a fresh store (the seeded defaults only), API and blocks: none sees another's
+// leftovers, whatever the order and whether the other passed.
+beforeEach(async () => {
   store = SqliteStore.open(':memory:', { realm: 'psi-lab' });
   seedDefaults(store);
+  blocks = new FakeBlocks();
   api = await startManagementApi({ store, token: TOKEN, port: 0, blocks });
   apiWithoutBlocks = await startManagementApi({ store, token: TOKEN, port: 0 });
 });
 
-afterAll(async () => {
+afterEach(async () => {
   await api.close();
   await apiWithoutBlocks.close();
   store.close();

@@ -1,8 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SipApp, type IncomingRequest, type OutgoingResponse, type SipRequest } from '@psi-lab/sip';
+import { leaseLoopbackAddress, waitFor } from '@psi-lab/testkit';
 import { COMPLETED_ELSEWHERE, SqliteStore, startPbx, type RunningPbx } from '../src/index.js';
 
 const REALM = 'psi-lab';
+/** Generous: every wait here is for an event that comes in milliseconds on an idle machine. */
+const BOUND_MS = 10_000;
+/** A source address of this file's own that never authenticates. */
+const STRANGER = await leaseLoopbackAddress();
 type Behaviour = (req: IncomingRequest, res: OutgoingResponse) => void;
 
 interface Phone {
@@ -15,25 +20,39 @@ interface Phone {
   behaviour: Behaviour;
 }
 
+const SDP = { body: 'v=0\r\n', headers: { 'Content-Type': 'application/sdp' } };
 const ring: Behaviour = (_req, res) => void res.send(180);
+const answer: Behaviour = (_req, res) => void res.send(200, SDP);
+const busy: Behaviour = (_req, res) => void res.send(486);
+/** Rings, then answers once `when` resolves (an event of the test's, not a timer) unless the call was cancelled meanwhile. */
+const answerWhen = (when: Promise<unknown>): Behaviour => (_req, res) => {
+  void res.send(180);
+  void when.then(() => {
+    if (!res.finalResponseSent) void res.send(200, SDP);
+  });
+};
 const answerAfter = (ms: number): Behaviour => (_req, res) => {
   void res.send(180);
   setTimeout(() => {
-    if (!res.finalResponseSent) void res.send(200, { body: 'v=0\r\n', headers: { 'Content-Type': 'application/sdp' } });
+    if (!res.finalResponseSent) void res.send(200, SDP);
   }, ms);
 };
+const SUBSCRIBERS: Array<[string, string, string]> = [['1001', 'Alice', 'alice-secret-1'], ['1002', 'Bob', 'bob-secret-22'], ['1003', 'Carol', 'carol-secret-3'], ['1004', 'Dan', 'dan-secret-44']];
 
 describe('pbx call routing over real sockets', () => {
   let store: SqliteStore;
   let pbx: RunningPbx;
+  /** The phones of the running test, closed after it. */
   const phones: Phone[] = [];
   let pstn: Phone;
-  const caller = new SipApp({ timers: { T1: 50 } });
+  // Default timers (T1 500 ms): an answer may take the full 32 s of Timer B/F on a busy machine.
+  const caller = new SipApp();
 
   async function phone(ext: string, password: string, behaviour: Behaviour): Promise<Phone> {
-    const app = new SipApp({ timers: { T1: 50 } });
+    const app = new SipApp();
     const { local } = await app.listen({ protocol: 'udp', port: 0 });
     const p: Phone = { app, contact: `sip:${ext}@127.0.0.1:${local.port}`, invites: [], cancels: [], acks: [], byes: [], behaviour };
+    phones.push(p);
     app.invite((req, res) => {
       p.invites.push(req);
       req.on('cancel', (c) => p.cancels.push(c));
@@ -44,14 +63,11 @@ describe('pbx call routing over real sockets', () => {
       void res.send(200);
     });
     app.on('ack', (a) => p.acks.push(a));
-    if (ext !== 'pstn') {
-      const { response } = await app.request({
-        method: 'REGISTER', uri: `sip:${REALM}`, destination: { protocol: 'udp', address: '127.0.0.1', port: pbx.port },
-        to: `<sip:${ext}@${REALM}>`, from: `<sip:${ext}@${REALM}>`, headers: { Contact: `<${p.contact}>` }, auth: { username: ext, password },
-      });
-      expect(response.status).toBe(200);
-    }
-    phones.push(p);
+    const { response } = await app.request({
+      method: 'REGISTER', uri: `sip:${REALM}`, destination: { protocol: 'udp', address: '127.0.0.1', port: pbx.port },
+      to: `<sip:${ext}@${REALM}>`, from: `<sip:${ext}@${REALM}>`, headers: { Contact: `<${p.contact}>` }, auth: { username: ext, password },
+    });
+    expect(response.status).toBe(200);
     return p;
   }
 
@@ -62,36 +78,44 @@ describe('pbx call routing over real sockets', () => {
 
   beforeAll(async () => {
     store = SqliteStore.open(':memory:', { realm: REALM });
-    store.addSubscriber({ extension: '1001', name: 'Alice', email: 'alice@psi-lab.test', password: 'alice-secret-1' });
-    store.addSubscriber({ extension: '1002', name: 'Bob', email: 'bob@psi-lab.test', password: 'bob-secret-22' });
-    store.addSubscriber({ extension: '1003', name: 'Carol', email: 'carol@psi-lab.test', password: 'carol-secret-3' });
-    store.addSubscriber({ extension: '1004', name: 'Dan', email: 'dan@psi-lab.test', password: 'dan-secret-44' });
-    const pstnApp = new SipApp();
-    const { local } = await pstnApp.listen({ protocol: 'udp', port: 0 });
-    await pstnApp.close();
+    for (const [extension, name, password] of SUBSCRIBERS) store.addSubscriber({ extension, name, email: `${name.toLowerCase()}@psi-lab.test`, password });
+    // The PSTN first, on a port of its own: the pbx is then pointed at a port that is really held.
+    const app = new SipApp();
+    const { local } = await app.listen({ protocol: 'udp', port: 0 });
+    pstn = { app, contact: '', invites: [], cancels: [], acks: [], byes: [], behaviour: answerAfter(20) };
+    app.invite((req, res) => {
+      pstn.invites.push(req);
+      pstn.behaviour(req, res);
+    });
     pbx = await startPbx({ store, port: 0, trunk: { address: '127.0.0.1', port: local.port } });
-    pstn = await (async () => {
-      const app = new SipApp({ timers: { T1: 50 } });
-      await app.listen({ protocol: 'udp', port: local.port });
-      const p: Phone = { app, contact: '', invites: [], cancels: [], acks: [], byes: [], behaviour: answerAfter(20) };
-      app.invite((req, res) => {
-        p.invites.push(req);
-        p.behaviour(req, res);
-      });
-      return p;
-    })();
     await caller.listen({ protocol: 'udp', port: 0 });
   });
+  // Each test starts from nobody registered, no DND, no forwarding: it sets up what it asserts on.
+  beforeEach(() => {
+    for (const [extension] of SUBSCRIBERS) {
+      store.replaceBindings(extension, []);
+      store.updateSubscriber(extension, { dndActive: false, forwardings: [] });
+    }
+  });
+  afterEach(async () => {
+    for (const p of phones.splice(0)) await p.app.close();
+  });
   afterAll(async () => {
-    for (const p of [...phones, pstn]) await p.app.close();
+    await pstn.app.close();
     await caller.close();
     await pbx.close();
     store.close();
   });
 
   it('rings every contact; the first 2xx wins, the others are cancelled "completed elsewhere"; BYE follows the Record-Route', async () => {
-    const desk = await phone('1001', 'alice-secret-1', answerAfter(150));
-    const mobile = await phone('1001', 'alice-secret-1', ring);
+    let mobileRang!: () => void;
+    const mobileRinging = new Promise<void>((r) => (mobileRang = r));
+    // The desk answers once the mobile rings: both legs are up before one wins.
+    const desk = await phone('1001', 'alice-secret-1', answerWhen(mobileRinging));
+    const mobile = await phone('1001', 'alice-secret-1', (req, res) => {
+      ring(req, res);
+      mobileRang();
+    });
     const ringing: number[] = [];
     const { request, response } = await caller.request({
       method: 'INVITE', uri: `sip:1001@${REALM}`, destination: { protocol: 'udp', address: '127.0.0.1', port: pbx.port },
@@ -102,9 +126,10 @@ describe('pbx call routing over real sockets', () => {
     expect(ringing).toContain(180);
     expect(desk.invites).toHaveLength(1);
     expect(mobile.invites).toHaveLength(1);
-    await new Promise((r) => setTimeout(r, 150));
+    await waitFor(() => mobile.cancels.length > 0, BOUND_MS, 'the CANCEL of the mobile\'s leg');
     expect(mobile.cancels).toHaveLength(1);
     expect(mobile.cancels[0].get('reason')).toBe(COMPLETED_ELSEWHERE);
+    await waitFor(() => desk.acks.length > 0, BOUND_MS, 'the ACK of the desk\'s 200');
     expect(desk.acks).toHaveLength(1);
     expect(response.get('record-route')).toBe(`<sip:127.0.0.1:${pbx.port};lr>`);
 
@@ -115,10 +140,6 @@ describe('pbx call routing over real sockets', () => {
     });
     expect(bye.response.status).toBe(200);
     expect(desk.byes).toHaveLength(1);
-    desk.behaviour = ring;
-    mobile.behaviour = ring;
-    for (const p of [desk, mobile]) await p.app.close();
-    store.replaceBindings('1001', []);
   });
 
   it('answers 404 for an unknown extension and 480 when nothing is registered', async () => {
@@ -127,42 +148,46 @@ describe('pbx call routing over real sockets', () => {
   });
 
   it('passes a busy set\'s 486 back', async () => {
-    await phone('1003', 'carol-secret-3', (_req, res) => void res.send(486));
+    await phone('1003', 'carol-secret-3', busy);
     expect((await call('1003')).response.status).toBe(486);
   });
 
   it('Do not disturb answers busy without ringing, or follows forward-on-busy', async () => {
-    const carol = phones.find((p) => p.contact.startsWith('sip:1003'))!;
-    const before = carol.invites.length;
+    // Carol would answer: a 486 can only come from DND.
+    const carol = await phone('1003', 'carol-secret-3', answer);
+    const dan = await phone('1004', 'dan-secret-44', answerAfter(10));
     store.updateSubscriber('1003', { dndActive: true });
     expect((await call('1003')).response.status).toBe(486);
-    expect(carol.invites.length).toBe(before);
-    const dan = await phone('1004', 'dan-secret-44', answerAfter(10));
     store.updateSubscriber('1003', { forwardings: [{ kind: 'busy', target: '1004' }] });
     expect((await call('1003')).response.status).toBe(200);
     expect(dan.invites).toHaveLength(1);
-    store.updateSubscriber('1003', { dndActive: false, forwardings: [] });
+    // Checked after the second call completed (a fence): an INVITE to carol from the first would have come by now.
+    expect(carol.invites).toHaveLength(0);
   });
 
   it('forwards all calls, on busy, and on no answer after the delay', async () => {
-    const dan = phones.find((p) => p.contact.startsWith('sip:1004'))!;
+    const carol = await phone('1003', 'carol-secret-3', busy);
+    const dan = await phone('1004', 'dan-secret-44', answerAfter(10));
     store.updateSubscriber('1003', { forwardings: [{ kind: 'all', target: '1004' }] });
     expect((await call('1003')).response.status).toBe(200);
+    expect(dan.invites).toHaveLength(1);
+    expect(carol.invites).toHaveLength(0);
     store.updateSubscriber('1003', { forwardings: [{ kind: 'busy', target: '1004' }] });
-    const viaBusy = dan.invites.length;
     expect((await call('1003')).response.status).toBe(200);
-    expect(dan.invites.length).toBe(viaBusy + 1);
+    expect(carol.invites).toHaveLength(1);
+    expect(dan.invites).toHaveLength(2);
 
-    const carol = phones.find((p) => p.contact.startsWith('sip:1003'))!;
     carol.behaviour = ring;
+    const cancelsBefore = carol.cancels.length;
     store.updateSubscriber('1003', { forwardings: [{ kind: 'noAnswer', target: '1004', delaySeconds: 1 }] });
     const t0 = Date.now();
     const { response } = await call('1003');
     expect(response.status).toBe(200);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(carol.cancels.length).toBeGreaterThan(0);
-    store.updateSubscriber('1003', { forwardings: [] });
+    expect(carol.invites).toHaveLength(2);
+    expect(dan.invites).toHaveLength(3);
+    await waitFor(() => carol.cancels.length > cancelsBefore, BOUND_MS, 'the CANCEL of carol\'s unanswered leg');
+    expect(carol.cancels.length).toBe(cancelsBefore + 1);
   });
 
   it('routes numbers starting with 0 to the trunk', async () => {
@@ -172,7 +197,8 @@ describe('pbx call routing over real sockets', () => {
   });
 
   it('carries a re-INVITE (hold) inside the dialog, and takes several calls to one subscriber at once', async () => {
-    const erin = await phone('1004', 'dan-secret-44', answerAfter(30));
+    await phone('1004', 'dan-secret-44', answerAfter(30));
+    await phone('1004', 'dan-secret-44', answerAfter(30));
     const [first, second] = await Promise.all([call('1004'), call('1004')]);
     expect(first.response.status).toBe(200);
     expect(second.response.status).toBe(200);
@@ -193,12 +219,11 @@ describe('pbx call routing over real sockets', () => {
     });
     expect(hold.response.status).toBe(200);
     expect(reinvites).toEqual(['v=0\r\na=sendonly\r\n']);
-    await erin.app.close();
   });
 
   it('challenges an in-dialog request from a source that never authenticated', async () => {
-    const stranger = new SipApp({ timers: { T1: 50 } });
-    await stranger.listen({ protocol: 'udp', host: '127.0.0.11', port: 0 });
+    const stranger = new SipApp();
+    await stranger.listen({ protocol: 'udp', host: STRANGER, port: 0 });
     try {
       const { response } = await stranger.request({
         method: 'BYE', uri: 'sip:1004@127.0.0.1:9', destination: { protocol: 'udp', address: '127.0.0.1', port: pbx.port },
@@ -212,9 +237,7 @@ describe('pbx call routing over real sockets', () => {
 
   it('cancels every branch when the caller cancels: the caller gets 487', async () => {
     const { ClientInviteTransaction } = await import('@psi-lab/sip');
-    const carol = phones.find((p) => p.contact.startsWith('sip:1003'))!;
-    carol.behaviour = ring;
-    const before = carol.cancels.length;
+    const carol = await phone('1003', 'carol-secret-3', ring);
     let invite: InstanceType<typeof ClientInviteTransaction> | undefined;
     const { response } = await caller.request({
       method: 'INVITE', uri: `sip:1003@${REALM}`, destination: { protocol: 'udp', address: '127.0.0.1', port: pbx.port },
@@ -227,8 +250,8 @@ describe('pbx call routing over real sockets', () => {
       },
     });
     expect(response.status).toBe(487);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(carol.cancels.length).toBe(before + 1);
-    expect(carol.cancels.at(-1)?.get('reason')).toBeUndefined();
+    await waitFor(() => carol.cancels.length > 0, BOUND_MS, 'the CANCEL of carol\'s leg');
+    expect(carol.cancels).toHaveLength(1);
+    expect(carol.cancels[0].get('reason')).toBeUndefined();
   });
 });

@@ -1,8 +1,7 @@
 import { execFile } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { leaseLoopbackAddress } from '@psi-lab/testkit';
 import { startManagementApi, type RunningManagementApi } from '../src/api/server.js';
 import type { BlockSource } from '../src/api/routes.js';
 import { runCli } from '../src/cli/psi-pbx.js';
@@ -10,6 +9,8 @@ import { SqliteStore } from '../src/store/sqlite-store.js';
 import { seedDefaults } from '../src/store/seed.js';
 
 const TOKEN = 'cli-test-token';
+/** An API address where nothing listens: an address of this file's own, used for nothing else. */
+const DEAD_API = `http://${await leaseLoopbackAddress()}:8070`;
 const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
 const cliScript = fileURLToPath(new URL('../src/cli/psi-pbx.ts', import.meta.url));
 
@@ -21,7 +22,7 @@ interface Run {
 
 let store: SqliteStore;
 let api: RunningManagementApi;
-const blocked = new Map([['203.0.113.7', { address: '203.0.113.7', reason: 'authentication failures', until: Date.UTC(2030, 0, 1) }]]);
+let blocked: Map<string, { address: string; reason: 'authentication failures'; until: number }>;
 const blocks: BlockSource = { list: () => [...blocked.values()], lift: (address) => blocked.delete(address) };
 
 /** The CLI in this process: same code path as the binary, without a 0.5 s spawn per command. */
@@ -36,23 +37,28 @@ async function cli(...argv: string[]): Promise<Run> {
   return { code, stdout, stderr };
 }
 
-/** The real binary, as a user runs it. */
+/**
+ * The real binary, as a user runs it. PSI_PBX_API is pinned (to DEAD_API unless `env` says
+ * otherwise): the default, http://127.0.0.1:8070, is where a developer's lab listens.
+ */
 function spawnCli(argv: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(tsx, [cliScript, ...argv], { env: { ...process.env, PSI_PBX_TOKEN: '', ...env }, timeout: 15_000 }, (error, stdout, stderr) => {
+    execFile(tsx, [cliScript, ...argv], { env: { ...process.env, PSI_PBX_TOKEN: '', PSI_PBX_API: DEAD_API, ...env }, timeout: 15_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
       resolve({ code, stdout, stderr });
     });
   });
 }
 
-beforeAll(async () => {
+// Every test gets a fresh store (the seeded defaults only), API and blocks.
+beforeEach(async () => {
   store = SqliteStore.open(':memory:', { realm: 'psi-lab' });
   seedDefaults(store);
+  blocked = new Map([['203.0.113.7', { address: '203.0.113.7', reason: 'authentication failures', until: Date.UTC(2030, 0, 1) }]]);
   api = await startManagementApi({ store, token: TOKEN, port: 0, blocks });
 });
 
-afterAll(async () => {
+afterEach(async () => {
   await api.close();
   store.close();
 });
@@ -127,15 +133,10 @@ describe('psi-pbx against a running API', () => {
   });
 
   it('fails cleanly on an unreachable API or a wrong token', async () => {
-    // A port that was free a moment ago: nothing listens there.
-    const probe = createServer().listen(0, '127.0.0.1');
-    await once(probe, 'listening');
-    const closedPort = (probe.address() as AddressInfo).port;
-    probe.close();
     let stderr = '';
-    const unreachable = await runCli(['--api', `http://127.0.0.1:${closedPort}`, 'role', 'list'], { stdout: () => undefined, stderr: (t) => { stderr += t; }, env: { PSI_PBX_TOKEN: TOKEN } });
+    const unreachable = await runCli(['--api', DEAD_API, 'role', 'list'], { stdout: () => undefined, stderr: (t) => { stderr += t; }, env: { PSI_PBX_TOKEN: TOKEN } });
     expect(unreachable).toBe(1);
-    expect(stderr).toBe(`psi-pbx: cannot reach the management API at http://127.0.0.1:${closedPort}: ECONNREFUSED\n`);
+    expect(stderr).toBe(`psi-pbx: cannot reach the management API at ${DEAD_API}: ECONNREFUSED\n`);
     expect((await cli('--token', 'wrong', 'role', 'list')).stderr).toBe('psi-pbx: the bearer token is wrong\n');
   });
 });

@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import forge from 'node-forge';
 
 export interface PemPair {
@@ -88,16 +89,44 @@ export function ensureLabCertificates(dir: string, options: ServerCertificateOpt
     ? { cert: readFileSync(files.caFile, 'utf8'), key: readFileSync(caKeyFile, 'utf8') }
     : createCa();
   const server = createServerCertificate(ca, options);
-  writeFileSync(files.caFile, ca.cert);
-  writeFileSync(caKeyFile, ca.key, { mode: 0o600 });
-  writeFileSync(files.certFile, server.cert);
-  writeFileSync(files.keyFile, server.key, { mode: 0o600 });
+  // Keys first: whoever sees a certificate can then read its key.
+  writeFileAtomic(caKeyFile, ca.key, 0o600);
+  writeFileAtomic(files.caFile, ca.cert);
+  writeFileAtomic(files.keyFile, server.key, 0o600);
+  writeFileAtomic(files.certFile, server.cert);
   return { ca, server, files };
 }
 
+/**
+ * A serial number as forge wants it (hex), from 16 random bytes: positive and minimally encoded.
+ * Why by hand: forge writes the hex as the DER INTEGER's bytes and strips at most one leading
+ * zero byte, and OpenSSL 3 refuses a certificate whose serial keeps a redundant one ("illegal
+ * padding"). A first byte in 0x01..0x7f is neither negative nor padded, so every draw is valid.
+ */
+export function serialNumberFrom(bytes: Uint8Array): string {
+  if (bytes.length < 1 || bytes.length > 20) throw new RangeError(`a serial number takes 1 to 20 bytes, not ${bytes.length}`);
+  const hex = Buffer.from(bytes).toString('hex');
+  const first = (bytes[0]! & 0x7f) || 0x01;
+  return first.toString(16).padStart(2, '0') + hex.slice(2);
+}
+
 function randomSerial(): string {
-  // Positive: the first hex digit stays below 8 so the DER integer has no sign bit.
-  return '0' + forge.util.bytesToHex(forge.random.getBytesSync(15));
+  return serialNumberFrom(randomBytes(16));
+}
+
+/**
+ * Written beside the target, then renamed over it: a reader (a watcher, a test, a set fetching
+ * the CA) sees the old file or the new one, never half of one.
+ */
+export function writeFileAtomic(file: string, data: string, mode = 0o644): void {
+  const temporary = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    writeFileSync(temporary, data, { mode });
+    renameSync(temporary, file);
+  } catch (e) {
+    rmSync(temporary, { force: true });
+    throw e;
+  }
 }
 
 function isIp(name: string): boolean {

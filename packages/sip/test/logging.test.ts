@@ -17,8 +17,13 @@ describe('logging', () => {
     const app = new SipApp({ logger, sipTrace: true });
     const { local } = await app.listen({ protocol: 'udp', port: 0 });
     const options = 'OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKlog;rport\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: traced\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n\r\n';
-    await udpExchange(Buffer.from(options), local, { expect: 1 });
-    await udpExchange(Buffer.from(options.replace('1 OPTIONS', '1 INVITE').replace('traced', 'bad')), local, { expect: 1 });
+    // Each resolves on its answer (rejecting, with a message, after 10 s without one).
+    const ok = await udpExchange(Buffer.from(options), local, { expect: 1 });
+    const bad = await udpExchange(Buffer.from(options.replace('1 OPTIONS', '1 INVITE').replace('traced', 'bad')), local, { expect: 1 });
+    expect(ok).toHaveLength(1);
+    expect(ok[0].toString('latin1')).toMatch(/^SIP\/2\.0 200 /);
+    expect(bad).toHaveLength(1);
+    expect(bad[0].toString('latin1')).toMatch(/^SIP\/2\.0 400 /);
     await app.close();
     const all = lines();
     expect(all.find((l) => l.dir === 'in' && String(l.sip).includes('Call-ID: traced'))).toBeDefined();

@@ -1,17 +1,27 @@
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SipResponse, parseMessage, type SipApp } from '../src/index.js';
-import { RFC4475_DIR, corpusAvailable, tortureCases, type TortureCase, tcpExchange } from '@psi-lab/testkit';
+import { SipResponse, parseMessage, type Flow, type SipApp } from '../src/index.js';
+import { RFC4475_DIR, corpusAvailable, leaseLoopbackAddress, tortureCases, type TortureCase } from '@psi-lab/testkit';
 import { createTestServer, listenUdpAndTcp } from './helpers/test-server.js';
 
 /**
  * Server level: each RFC 4475 message sent over the transport its top Via names to a running
  * server built on the stack, and what comes back checked against EXPECTED.tsv. As the corpus
- * README requires, UDP probes are sent from 127.0.0.2 on the Via's port, so a compliant answer
- * (to the source address, RFC 3261 §18.2.2) comes back to the probe and nowhere else.
+ * README requires, UDP probes are sent from another loopback address (this file's leased one) on
+ * the Via's port, so a compliant answer (to the source address, RFC 3261 §18.2.2) comes back to
+ * the probe and nowhere else.
+ *
+ * Every probe ends on events, never on a timer: a positive case waits for its answer; then an
+ * OPTIONS "fence" goes out on the same socket or connection, and its 200 proves the server has
+ * processed the probe (it reads one socket in order), so whatever the probe was going to draw
+ * has come back by then. A silent case is also checked against the server's own decision.
  */
 const have = corpusAvailable(RFC4475_DIR);
-
+/** This file's own loopback address: the server and every probe. */
+const HOST = await leaseLoopbackAddress();
+/** Generous: a busy machine answers in milliseconds, a few hundred at worst. */
+const BOUND_MS = 10_000;
 /** The first answer a compliant element sends; 'none' where it must stay silent. */
 const EXPECTED_ANSWER: Record<string, string> = {
   // valid: parsed and processed, never 400
@@ -38,34 +48,162 @@ function topVia(data: Buffer): { transport: 'udp' | 'tcp'; port: number } {
   return { transport: m[1].toUpperCase() === 'UDP' ? 'udp' : 'tcp', port: port ? Number(port[1]) : 5060 };
 }
 
-async function sendUdp(data: Buffer, serverPort: number, fromPort: number, waitMs = 400): Promise<SipResponse[]> {
-  const sock = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => sock.bind(fromPort, '127.0.0.2', () => resolve()));
-  const answers: SipResponse[] = [];
-  // Only answers to this probe: an earlier INVITE's 486 is retransmitted (Timer G) to the same port.
-  const callId = /^(?:call-id|i)[ \t]*:[ \t]*(\S+)/im.exec(data.toString('latin1'))?.[1];
-  sock.on('message', (m) => {
-    const res = parseMessage(m) as SipResponse;
-    if (callId === undefined || res.get('call-id') === callId) answers.push(res);
-  });
-  sock.send(data, serverPort, '127.0.0.1');
-  await new Promise((r) => setTimeout(r, waitMs));
-  sock.close();
-  return answers;
+/** What the server's transport decided about a message from a given source (address:port). */
+type Decision = { kind: 'request'; callId: string } | { kind: 'response' } | { kind: 'rejected'; status: number | undefined };
+
+/** Records every decision of `app`'s transport, by the source of the message. */
+function decisionLog(app: SipApp): (source: string) => Decision[] {
+  const log = new Map<string, Decision[]>();
+  const add = (flow: Flow, d: Decision): void => {
+    const key = `${flow.remote.address}:${flow.remote.port}`;
+    log.set(key, [...(log.get(key) ?? []), d]);
+  };
+  app.transport.on('request', (req, flow) => add(flow, { kind: 'request', callId: req.callId }));
+  app.transport.on('response', (_res, flow) => add(flow, { kind: 'response' }));
+  app.transport.on('rejected', (_e, flow, status) => add(flow, { kind: 'rejected', status }));
+  return (source) => log.get(source) ?? [];
 }
 
-async function sendTcp(data: Buffer, serverPort: number, waitMs = 400): Promise<SipResponse[]> {
-  const { text } = await tcpExchange(data, serverPort, { waitMs });
-  const answers: SipResponse[] = [];
-  let rest = Buffer.from(text, 'latin1');
-  while (rest.length > 0) {
-    const end = rest.indexOf('\r\n\r\n');
-    if (end < 0) break;
-    const m = parseMessage(rest.subarray(0, end + 4)) as SipResponse;
-    answers.push(m);
-    rest = rest.subarray(end + 4 + Number(m.get('content-length') ?? 0));
+let fences = 0;
+function fence(transport: 'UDP' | 'TCP', port: number): { callId: string; data: Buffer } {
+  const callId = `fence-${++fences}`;
+  return {
+    callId,
+    data: Buffer.from(`OPTIONS sip:x@${HOST} SIP/2.0\r\nVia: SIP/2.0/${transport} ${HOST}:${port};branch=z9hG4bK${callId};rport\r\nFrom: <sip:fence@${HOST}>;tag=1\r\nTo: <sip:x@${HOST}>\r\nCall-ID: ${callId}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`),
+  };
+}
+
+interface Outcome {
+  /** Answers with the probe's Call-ID (every answer when it has none we can read). */
+  answers: SipResponse[];
+  /** Every answer but the fence's, whatever its Call-ID. */
+  all: SipResponse[];
+  /** The server closed the connection (TCP). */
+  closed: boolean;
+  /** The fence's 200 came back (false only when the server closed the connection first). */
+  fenced: boolean;
+  /** Where the probe came from, as the server saw it: the key of the decision log. */
+  source: string;
+}
+
+function callIdOf(data: Buffer): string | undefined {
+  return /^(?:call-id|i)[ \t]*:[ \t]*(\S+)/im.exec(data.toString('latin1'))?.[1];
+}
+
+/** Resolves when `cond` holds after an event (call `poke` on each), rejects at BOUND_MS naming `what`. */
+function eventually(what: () => string): { wait(cond: () => boolean): Promise<void>; poke(): void } {
+  let pending: { cond: () => boolean; resolve: () => void } | undefined;
+  return {
+    poke: () => {
+      if (pending?.cond()) pending.resolve();
+    },
+    wait: (cond) => new Promise<void>((resolve, reject) => {
+      if (cond()) return resolve();
+      const timer = setTimeout(() => reject(new Error(`timed out after ${BOUND_MS} ms waiting for ${what()}`)), BOUND_MS);
+      pending = { cond, resolve: () => {
+        clearTimeout(timer);
+        pending = undefined;
+        resolve();
+      } };
+    }),
+  };
+}
+
+/**
+ * Send `data` over UDP from HOST:fromPort (the Via's port), wait for its answer when one is
+ * expected, then fence: an OPTIONS from the same socket, whose 200 ends the exchange.
+ */
+async function probeUdp(data: Buffer, serverPort: number, fromPort: number, expectAnswer: boolean): Promise<Outcome> {
+  const sock = dgram.createSocket('udp4');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', (e) => reject(new Error(`cannot bind the probe on ${HOST}:${fromPort}: ${e.message}`)));
+      sock.bind(fromPort, HOST, () => resolve());
+    });
+    const callId = callIdOf(data);
+    const f = fence('UDP', fromPort);
+    const out: Outcome = { answers: [], all: [], closed: false, fenced: false, source: `${HOST}:${fromPort}` };
+    const ev = eventually(() => `${out.answers.length ? 'the fence\'s 200' : `an answer to ${callId}`} on ${HOST}:${fromPort}`);
+    const failures: string[] = [];
+    sock.on('message', (m) => {
+      let res: SipResponse;
+      try {
+        res = parseMessage(m) as SipResponse;
+      } catch (e) {
+        failures.push(`unparseable answer: ${(e as Error).message}`);
+        return ev.poke();
+      }
+      if (res.get('call-id') === f.callId) out.fenced = res.status === 200;
+      else {
+        out.all.push(res);
+        if (callId === undefined || res.get('call-id') === callId) out.answers.push(res);
+      }
+      ev.poke();
+    });
+    sock.send(data, serverPort, HOST);
+    if (expectAnswer) await ev.wait(() => out.answers.length > 0 || failures.length > 0);
+    sock.send(f.data, serverPort, HOST);
+    await ev.wait(() => out.fenced || failures.length > 0);
+    expect(failures).toEqual([]);
+    return out;
+  } finally {
+    sock.close();
   }
-  return answers;
+}
+
+/** The same over a TCP connection from HOST; a connection the server closes ends the exchange too. */
+async function probeTcp(data: Buffer, serverPort: number, expectAnswer: boolean): Promise<Outcome> {
+  const sock = net.connect({ port: serverPort, host: HOST, localAddress: HOST });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      sock.once('connect', () => resolve());
+      sock.once('error', reject);
+    });
+    sock.on('error', () => undefined); // a reset ends in 'close'
+    const callId = callIdOf(data);
+    const f = fence('TCP', 5060);
+    const out: Outcome = { answers: [], all: [], closed: false, fenced: false, source: `${HOST}:${sock.localPort}` };
+    const ev = eventually(() => `${out.answers.length ? 'the fence\'s 200' : `an answer to ${callId}`} (or the close) on TCP from ${out.source}`);
+    const failures: string[] = [];
+    let rest = Buffer.alloc(0);
+    sock.on('data', (chunk: Buffer) => {
+      rest = Buffer.concat([rest, chunk]);
+      while (failures.length === 0) {
+        const end = rest.indexOf('\r\n\r\n');
+        if (end < 0) break;
+        let res: SipResponse;
+        try {
+          res = parseMessage(rest.subarray(0, end + 4)) as SipResponse;
+        } catch (e) {
+          failures.push(`unparseable answer: ${(e as Error).message}`);
+          break;
+        }
+        const length = Number(res.get('content-length') ?? 0);
+        if (rest.length < end + 4 + length) break;
+        rest = rest.subarray(end + 4 + length);
+        if (res.get('call-id') === f.callId) out.fenced = res.status === 200;
+        else {
+          out.all.push(res);
+          if (callId === undefined || res.get('call-id') === callId) out.answers.push(res);
+        }
+      }
+      ev.poke();
+    });
+    sock.on('close', () => {
+      out.closed = true;
+      ev.poke();
+    });
+    sock.write(data);
+    if (expectAnswer) await ev.wait(() => out.answers.length > 0 || out.closed || failures.length > 0);
+    if (!out.closed && failures.length === 0) {
+      sock.write(f.data);
+      await ev.wait(() => out.fenced || out.closed || failures.length > 0);
+    }
+    expect(failures).toEqual([]);
+    return out;
+  } finally {
+    sock.destroy();
+  }
 }
 
 describe.skipIf(!have)('RFC 4475 torture messages against a running server', () => {
@@ -73,9 +211,11 @@ describe.skipIf(!have)('RFC 4475 torture messages against a running server', () 
   // messages, which one server would rightly take for retransmissions of one transaction.
   let app: SipApp;
   let port = 0;
+  let decisions: (source: string) => Decision[];
   beforeEach(async () => {
     app = createTestServer().app;
-    port = await listenUdpAndTcp(app);
+    decisions = decisionLog(app);
+    port = await listenUdpAndTcp(app, HOST);
   });
   afterEach(() => app.close());
 
@@ -84,28 +224,39 @@ describe.skipIf(!have)('RFC 4475 torture messages against a running server', () 
     const expected = EXPECTED_ANSWER[c.file];
     const via = topVia(c.data);
     it(`${c.file} over ${via.transport} → ${expected} (${c.expectation.slice(0, 60)})`, async () => {
-      const answers = via.transport === 'udp' ? await sendUdp(c.data, port, via.port) : await sendTcp(c.data, port);
+      const out = via.transport === 'udp' ? await probeUdp(c.data, port, via.port, expected !== 'none') : await probeTcp(c.data, port, expected !== 'none');
+      const [decision] = decisions(out.source);
       if (expected === 'none') {
-        expect(answers.map((a) => a.status)).toEqual([]);
+        // The server took the message in and decided to stay silent (a response taken in, or a
+        // message it dropped), and the fence proves no answer was on its way.
+        expect(decision, `the server's decision on ${c.file}`).toBeDefined();
+        expect(decision.kind === 'response' || (decision.kind === 'rejected' && decision.status === undefined), JSON.stringify(decision)).toBe(true);
+        expect(out.fenced || out.closed).toBe(true);
+        expect(out.all.map((a) => a.status)).toEqual([]);
         return;
       }
-      expect(answers.length).toBeGreaterThan(0);
-      expect(String(answers[0].status)).toBe(expected);
-      if (c.file === 'bext01.dat') expect(answers[0].get('unsupported')).toBe('nothingSupportsThis, nothingSupportsThisEither');
-      if (c.file === 'invut.dat' || c.file === 'sdp01.dat') expect(answers[0].get('accept')).toBe('application/sdp');
-      if (c.file === 'dblreq.dat') expect(new Set(answers.map((a) => a.status))).toEqual(new Set([401]));
-      if (c.kind === 'valid') expect(answers[0].status).not.toBe(400);
+      expect(out.answers.length).toBeGreaterThan(0);
+      expect(String(out.answers[0].status)).toBe(expected);
+      if (c.file === 'bext01.dat') expect(out.answers[0].get('unsupported')).toBe('nothingSupportsThis, nothingSupportsThisEither');
+      if (c.file === 'invut.dat' || c.file === 'sdp01.dat') expect(out.answers[0].get('accept')).toBe('application/sdp');
+      if (c.file === 'dblreq.dat') {
+        // The trailing INVITE must be ignored: after the fence, the 401 is still all that came back.
+        expect(out.fenced).toBe(true);
+        expect(out.all.map((a) => a.status)).toEqual([401]);
+      }
+      if (c.kind === 'valid') expect(out.answers[0].status).not.toBe(400);
     });
   }
 
   it('one server stays up through the whole corpus and still answers OPTIONS', async () => {
     for (const c of cases) {
       const via = topVia(c.data);
-      if (via.transport === 'udp') await sendUdp(c.data, port, via.port, 20);
-      else await sendTcp(c.data, port, 20);
+      // Only the fence is awaited here: this server rightly takes repeated branches for retransmissions.
+      if (via.transport === 'udp') await probeUdp(c.data, port, via.port, false);
+      else await probeTcp(c.data, port, false);
     }
-    const stillThere = await sendUdp(Buffer.from(
-      'OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5062;branch=z9hG4bKalive\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: alive\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n'), port, 5062);
-    expect(stillThere[0]?.status).toBe(200);
-  });
+    const stillThere = await probeUdp(Buffer.from(
+      `OPTIONS sip:x@${HOST} SIP/2.0\r\nVia: SIP/2.0/UDP ${HOST}:5062;branch=z9hG4bKalive\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@${HOST}>\r\nCall-ID: alive\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`), port, 5062, true);
+    expect(stillThere.answers[0]?.status).toBe(200);
+  }, 60_000);
 });

@@ -2,21 +2,27 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { describeIfSipp, freePort, runSipp, startSipp, type SippOptions, type SippResult } from '@psi-lab/testkit';
+import { describeIfSipp, leaseLoopbackAddress, runSipp, startSipp, type SippOptions, type SippResult } from '@psi-lab/testkit';
 
 /**
  * The SIPp helper checked against SIPp itself (no psi-lab server involved): a SIPp UAS from
  * scenarios/ answers a SIPp UAC, and the helper must count both successes and failures.
  */
+/** This file's own loopback address: both SIPps live there, and nothing else does. */
+const HOST = await leaseLoopbackAddress();
+/** Where nothing listens: a port on another address of this file's own, never used for anything. */
+const DEAD = `${await leaseLoopbackAddress()}:5060`;
+const escaped = HOST.replaceAll('.', '\\.');
+
 function explain(r: SippResult): string {
   return `${r.command}\nexit ${r.exitCode}, ${r.successful} ok, ${r.failed} failed, ${r.elapsedMs} ms\n${r.errors ?? ''}\n${r.stderr}`;
 }
 
-/** Run `uac` against a SIPp UAS started first on a free port; both results. */
+/** Run `uac` against a SIPp UAS started first on a free port of HOST; both results. */
 async function pair(uas: Omit<SippOptions, 'localPort'>, uac: Omit<SippOptions, 'target'>): Promise<{ uas: SippResult; uac: SippResult }> {
-  const server = await startSipp({ ...uas, localPort: await freePort() });
+  const server = await startSipp({ ...uas, localAddress: HOST });
   await server.ready;
-  const client = await runSipp({ ...uac, target: `127.0.0.1:${server.localPort}` });
+  const client = await runSipp({ ...uac, localAddress: HOST, target: `${HOST}:${server.localPort}` });
   server.stop(); // normally done already (-m reached); harmless if so
   return { uas: await server.result, uac: client };
 }
@@ -35,57 +41,58 @@ describeIfSipp('SIPp helper self-test (SIPp against SIPp)', () => {
       expect(uac.failed, explain(uac)).toBe(0);
       expect(uac.exitCode, explain(uac)).toBe(0);
       expect(uas.successful, explain(uas)).toBe(3);
-      expect(uac.messages).toMatch(/^OPTIONS sip:service@127\.0\.0\.1:\d+ SIP\/2\.0\r?$/m);
+      expect(uac.messages).toMatch(new RegExp(`^OPTIONS sip:service@${escaped}:\\d+ SIP/2\\.0\\r?$`, 'm'));
       expect(uac.messages).toMatch(/^SIP\/2\.0 200 OK/m);
     });
   }
 
-  it('counts failures: OPTIONS to a dead UDP port time out quickly', async () => {
-    const dead = await freePort();
+  it('counts failures: OPTIONS to a dead UDP port time out by the recv timeout, not the global one', async () => {
+    // SIPp's own -timeout is 11 s (15 s less the slack): two calls failing on a 500 ms recv timeout end well before it.
     const r = await runSipp({
-      scenario: 'options-uac', target: `127.0.0.1:${dead}`, transport: 'u1', calls: 2, rate: 50,
-      recvTimeoutMs: 500, timeoutMs: 8000,
+      scenario: 'options-uac', target: DEAD, localAddress: HOST, transport: 'u1', calls: 2, rate: 50,
+      recvTimeoutMs: 500, timeoutMs: 15_000,
     });
     expect(r.successful, explain(r)).toBe(0);
     expect(r.failed, explain(r)).toBe(2);
+    expect(r.unfinished, explain(r)).toBe(0);
     expect(r.exitCode, explain(r)).toBe(1);
     expect(r.killed).toBe(false);
-    expect(r.elapsedMs).toBeLessThan(6000);
+    expect(r.elapsedMs, explain(r)).toBeLessThan(11_000);
   });
 
-  it('a run that would hang is stopped at timeoutMs with its statistics', async () => {
-    // Nobody answers and nothing times out inside SIPp before its global timeout.
-    const dead = await freePort();
+  it('a run that would hang is stopped by SIPp\'s own timeout, before timeoutMs, with its statistics', async () => {
+    // Nobody answers and nothing times out inside SIPp before its global timeout (3 s here: 6 s less the 3 s slack).
     const r = await runSipp({
-      scenario: 'options-uac', target: `127.0.0.1:${dead}`, transport: 'u1', calls: 1,
-      recvTimeoutMs: 60000, timeoutMs: 3000,
+      scenario: 'options-uac', target: DEAD, localAddress: HOST, transport: 'u1', calls: 1,
+      recvTimeoutMs: 60000, timeoutMs: 6000,
     });
-    expect(r.elapsedMs).toBeLessThan(4500);
-    expect(r.killed).toBe(false); // SIPp's own -timeout stopped it, so the statistics are there
+    expect(r.killed, explain(r)).toBe(false); // SIPp's own -timeout stopped it, so the statistics are there
+    expect(r.elapsedMs, explain(r)).toBeGreaterThanOrEqual(2900);
     expect(r.successful).toBe(0);
     expect(r.unfinished, explain(r)).toBe(1);
     expect(r.exitCode, explain(r)).not.toBe(0);
   });
 
   it('a SIPp that ignores its own timeout is killed at timeoutMs', async () => {
-    const dead = await freePort();
     const r = await runSipp({
-      scenario: 'options-uac', target: `127.0.0.1:${dead}`, transport: 'u1', calls: 1,
+      scenario: 'options-uac', target: DEAD, localAddress: HOST, transport: 'u1', calls: 1,
       recvTimeoutMs: 60000, timeoutMs: 2500, extraArgs: ['-timeout', '60s'], // the last -timeout wins
     });
     expect(r.killed, explain(r)).toBe(true);
     expect(r.exitCode).toBe(-1);
     expect(r.elapsedMs).toBeGreaterThanOrEqual(2400);
-    expect(r.elapsedMs).toBeLessThan(4000);
+    // Killed by the helper, long before SIPp's own 60 s or its recv timeout could end it.
+    expect(r.elapsedMs).toBeLessThan(30_000);
   });
 
   it('a refused TCP connection is a fatal SIPp error (exit 255), reported at once', async () => {
-    const dead = await freePort();
-    const r = await runSipp({ scenario: 'options-uac', target: `127.0.0.1:${dead}`, transport: 't1', calls: 1, timeoutMs: 5000 });
+    const r = await runSipp({ scenario: 'options-uac', target: DEAD, localAddress: HOST, transport: 't1', calls: 1, timeoutMs: 15_000 });
     expect(r.exitCode, explain(r)).toBe(255);
     expect(r.successful).toBe(0);
     expect(r.stderr).toMatch(/Connection refused/);
-    expect(r.elapsedMs).toBeLessThan(3000);
+    expect(r.killed).toBe(false);
+    // "At once": before SIPp's own 11 s global timeout could have ended it.
+    expect(r.elapsedMs, explain(r)).toBeLessThan(11_000);
   });
 
   for (const transport of ['u1', 't1'] as const) {

@@ -128,9 +128,16 @@ describe('psi-phone exit codes and messages', () => {
   });
 
   it('exits 2 with the flag and the fix, before touching the network', async () => {
+    // A phone is what would connect (with no --server, to tls://127.0.0.1:5061: a developer's lab).
+    let phonesMade = 0;
     const run = async (argv: string[]): Promise<{ code: number; err: string; out: string }> => {
       const r = { code: -1, err: '', out: '' };
-      r.code = await runPhoneCli(argv, { stdout: (t) => (r.out += t), stderr: (t) => (r.err += t), env: {} });
+      r.code = await runPhoneCli(argv, { stdout: (t) => (r.out += t), stderr: (t) => (r.err += t), env: {} }, {
+        createPhone: () => {
+          phonesMade++;
+          throw new Error('touched the network');
+        },
+      });
       return r;
     };
     expect(await run(['call', '1002', ...account, '--play', '/nonexistent/prompt.wav'])).toMatchObject({ code: 2, err: expect.stringContaining('--play /nonexistent/prompt.wav: no such file') });
@@ -139,5 +146,6 @@ describe('psi-phone exit codes and messages', () => {
     expect(await run(['status', ...account, '--ca', '/nonexistent/ca.pem'])).toMatchObject({ code: 2, err: expect.stringContaining('--ca /nonexistent/ca.pem: no such file') });
     expect(await run(['--help'])).toMatchObject({ code: 0, out: USAGE });
     expect(await run([])).toMatchObject({ code: 2, err: expect.stringContaining('which command?') });
+    expect(phonesMade).toBe(0);
   });
 });

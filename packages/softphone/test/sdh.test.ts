@@ -1,6 +1,45 @@
-import { RtpAudioStream, createAudioAnswer, type NegotiatedAudio } from '@psi-lab/media';
+import dgram from 'node:dgram';
+import { RtpAudioStream, RtpPacket, createAudioAnswer, type NegotiatedAudio } from '@psi-lab/media';
+import { leaseLoopbackAddress, within } from '@psi-lab/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RtpSessionDescriptionHandler } from '../src/index.js';
+
+/** This file's own address: the handler's RTP (and RTCP) goes only to sockets the test holds. */
+const HOST = await leaseLoopbackAddress();
+
+/** A far end that is only sockets: an even RTP port and the RTCP port above it, both held by the test. */
+interface FarEnd {
+  port: number;
+  /** The next RTP packet that arrives on the RTP port. */
+  nextPacket(): Promise<RtpPacket>;
+  close(): void;
+}
+
+async function openFarEnd(): Promise<FarEnd> {
+  const bind = (socket: dgram.Socket, port: number): Promise<boolean> => new Promise((resolve) => {
+    socket.once('error', () => resolve(false));
+    socket.bind(port, HOST, () => resolve(true));
+  });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const rtp = dgram.createSocket('udp4');
+    await bind(rtp, 0);
+    const port = rtp.address().port;
+    const rtcp = dgram.createSocket('udp4');
+    if (port % 2 === 0 && port < 65535 && (await bind(rtcp, port + 1))) {
+      return {
+        port,
+        nextPacket: () => new Promise((resolve) => rtp.once('message', (m) => resolve(RtpPacket.parse(m)))),
+        close: () => {
+          rtp.close();
+          rtcp.close();
+        },
+      };
+    }
+    rtp.close();
+    rtcp.close();
+  }
+  throw new Error(`no free even/odd port pair on ${HOST}`);
+}
 
 describe('RtpSessionDescriptionHandler (offer/answer as sip.js drives it)', () => {
   const cleanups: Array<() => unknown> = [];
@@ -9,12 +48,12 @@ describe('RtpSessionDescriptionHandler (offer/answer as sip.js drives it)', () =
   });
 
   it('answers every re-offer, a session refresh repeating the same SDP included, and mirrors a hold', async () => {
-    const sdh = new RtpSessionDescriptionHandler('127.0.0.1', {});
+    const sdh = new RtpSessionDescriptionHandler(HOST, {});
     cleanups.push(() => sdh.close());
-    const peer = await RtpAudioStream.open({ address: '127.0.0.1' });
+    const peer = await RtpAudioStream.open({ address: HOST });
     cleanups.push(() => peer.close());
     const offer = (await sdh.getDescription()).body;
-    const answer = createAudioAnswer(offer, { address: '127.0.0.1', port: peer.localPort, codecs: ['PCMA'] });
+    const answer = createAudioAnswer(offer, { address: HOST, port: peer.localPort, codecs: ['PCMA'] });
     peer.configure(answer as NegotiatedAudio);
     await sdh.setDescription(answer.sdp);
     // The peer refreshes the session with the very same SDP: that is an offer, to be answered.
@@ -28,15 +67,20 @@ describe('RtpSessionDescriptionHandler (offer/answer as sip.js drives it)', () =
   });
 
   it('takes the final answer when a 200 brings another SDP than the 183 did', async () => {
-    const sdh = new RtpSessionDescriptionHandler('127.0.0.1', {});
+    const early = await openFarEnd();
+    cleanups.push(() => early.close());
+    const final = await openFarEnd();
+    cleanups.push(() => final.close());
+    const sdh = new RtpSessionDescriptionHandler(HOST, {});
     cleanups.push(() => sdh.close());
     const offer = (await sdh.getDescription()).body;
-    const early = createAudioAnswer(offer, { address: '127.0.0.1', port: 40000, codecs: ['PCMU'] });
-    await sdh.setDescription(early.sdp);
-    const final = createAudioAnswer(offer, { address: '127.0.0.1', port: 40100, codecs: ['PCMA'] });
-    sdh.applyFinalAnswer(final.sdp);
+    await sdh.setDescription(createAudioAnswer(offer, { address: HOST, port: early.port, codecs: ['PCMU'] }).sdp);
+    sdh.applyFinalAnswer(createAudioAnswer(offer, { address: HOST, port: final.port, codecs: ['PCMA'] }).sdp);
     const stream = sdh.rtp as unknown as { negotiated: NegotiatedAudio };
-    expect(stream.negotiated.remote.port).toBe(40100);
+    expect(stream.negotiated.remote.port).toBe(final.port);
     expect(stream.negotiated.codec).toBe('PCMA');
+    // And the audio goes there, in the final answer's codec.
+    const packet = await within(final.nextPacket(), 10_000, 'RTP at the port of the final answer');
+    expect(packet.payloadType).toBe(8);
   });
 });

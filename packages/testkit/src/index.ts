@@ -4,3 +4,5 @@ export * from './net.js';
 export * from './certs.js';
 export * from './protos.js';
 export * from './stunnel.js';
+export * from './loopback.js';
+export * from './wait.js';

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
@@ -9,7 +9,7 @@ import { describe } from 'vitest';
 
 /**
  * Debian's SIPp (`sip-tester`, /usr/bin/sipp) as a real peer in vitest. SIPp runs in the
- * foreground, on 127.0.0.1 only, with its statistics, screens, errors and (by default) every
+ * foreground, on loopback only (127.0.0.1, or the test file's leased address), with its statistics, screens, errors and (by default) every
  * message traced to a temporary folder; the result is read from those files. It never hangs:
  * SIPp gets its own global timeout, and is killed outright when `timeoutMs` is reached.
  */
@@ -30,7 +30,7 @@ export type SippTransport = 'u1' | 'un' | 't1' | 'tn';
 export interface SippOptions {
   /** A scenario in scenarios/ ('options-uac' or 'options-uac.xml'), or an absolute path. */
   scenario: string;
-  /** '127.0.0.1:PORT'. Optional for a UAS scenario, which only listens. */
+  /** 'HOST:PORT' on loopback. Optional for a UAS scenario, which only listens. */
   target?: string;
   transport: SippTransport;
   /** -m: stop after this many calls (a call = one run of the scenario). */
@@ -42,11 +42,17 @@ export interface SippOptions {
   /** Appended last, so they can override the defaults (SIPp keeps the last value). */
   extraArgs?: string[];
   /**
-   * Hard limit. SIPp's own -timeout (whole seconds, at least 1) is set about a second before it,
-   * so SIPp normally stops itself and writes its statistics; at timeoutMs it is killed. Default 15000.
+   * Hard limit. SIPp's own -timeout (whole seconds, at least 1) is set max(3 s, 25 %) before it,
+   * so SIPp normally stops itself and writes its statistics, even on a loaded machine; at
+   * timeoutMs it is killed. Default 15000.
    */
   timeoutMs?: number;
-  /** -p: SIPp's own port. Default: a port free for both UDP and TCP on 127.0.0.1. */
+  /** -i, -mi and -ci: SIPp's own loopback address. Default 127.0.0.1. */
+  localAddress?: string;
+  /**
+   * -p: SIPp's own port. Default: a port free for both UDP and TCP on localAddress; should another
+   * socket take it before SIPp binds it, SIPp is run again once on another one.
+   */
   localPort?: number;
   /** -recv_timeout (ms) for recv elements without their own timeout. Default 5000. */
   recvTimeoutMs?: number;
@@ -83,7 +89,7 @@ export interface SippResult {
 
 export interface RunningSipp {
   localPort: number;
-  /** Resolves once SIPp listens on localPort (checked in /proc/net, or after a short delay). */
+  /** Resolves once SIPp listens on localAddress:localPort (seen in /proc/net); rejects when SIPp exits first or takes over 20 s. */
   ready: Promise<void>;
   result: Promise<SippResult>;
   /** Ask SIPp to stop now (like pressing q), keeping its statistics. */
@@ -151,23 +157,23 @@ export function scenarioPath(scenario: string): string {
   return p;
 }
 
-/** A port on 127.0.0.1 free for both UDP and TCP right now (SIPp may bind either). */
-export async function freePort(): Promise<number> {
+/** A port on `address` (default 127.0.0.1) free for both UDP and TCP right now (SIPp may bind either). */
+export async function freePort(address = '127.0.0.1'): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const udp = dgram.createSocket('udp4');
     const port = await new Promise<number>((res, rej) => {
       udp.once('error', rej);
-      udp.bind(0, '127.0.0.1', () => res(udp.address().port));
+      udp.bind(0, address, () => res(udp.address().port));
     });
     const tcpOk = await new Promise<boolean>((res) => {
       const srv = net.createServer();
       srv.once('error', () => res(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)));
+      srv.listen(port, address, () => srv.close(() => res(true)));
     });
     await new Promise<void>((res) => udp.close(() => res()));
     if (tcpOk) return port;
   }
-  throw new Error('no port free for both UDP and TCP on 127.0.0.1');
+  throw new Error(`no port free for both UDP and TCP on ${address}`);
 }
 
 /** Run SIPp to completion. */
@@ -179,9 +185,44 @@ export async function runSipp(options: SippOptions): Promise<SippResult> {
 /** Start SIPp and return at once: for a UAS peer that must be listening before the UAC runs. */
 export async function startSipp(options: SippOptions): Promise<RunningSipp> {
   if (!sippAvailable()) throw new Error(SIPP_MISSING_MESSAGE);
+  const localAddress = options.localAddress ?? '127.0.0.1';
+  if (options.localPort !== undefined) return launchSipp(options, localAddress, options.localPort);
+  // The port is chosen here, then bound by SIPp a moment later: another socket may take it in
+  // between. SIPp then exits at once ("Unable to bind main socket"): run it again, once, on
+  // another free port, so that race is never a test failure.
+  let current = launchSipp(options, localAddress, await freePort(localAddress));
+  const first = current;
+  let retry: Promise<RunningSipp> | undefined;
+  const again = (): Promise<RunningSipp> => (retry ??= freePort(localAddress).then((port) => (current = launchSipp(options, localAddress, port))));
+  const result = first.result.then(async (r) => (bindFailed(r) ? (await again()).result : r));
+  const ready = first.ready.catch(async (e: unknown) => {
+    if (bindFailed(await first.result)) return (await again()).ready;
+    throw e;
+  });
+  ready.catch(() => undefined); // as in launchSipp: only an awaited `ready` rejects
+  return {
+    get localPort() {
+      return current.localPort;
+    },
+    ready,
+    result,
+    stop: () => current.stop(),
+  };
+}
+
+/** SIPp could not bind its own port (another socket took it after freePort() found it free). */
+function bindFailed(r: SippResult): boolean {
+  return r.exitCode !== 0 && r.successful === 0 && r.failed === 0 && /Unable to bind main socket|Address already in use/.test(`${r.errors ?? ''}${r.stderr}${r.stdout.slice(-4000)}`);
+}
+
+/** The slack between SIPp's own -timeout and the hard kill: max(3 s, 25 %) for a loaded machine. */
+export function sippOwnTimeoutS(timeoutMs: number): number {
+  return Math.max(1, Math.floor((timeoutMs - Math.max(3000, timeoutMs * 0.25)) / 1000));
+}
+
+function launchSipp(options: SippOptions, localAddress: string, localPort: number): RunningSipp {
   const timeoutMs = options.timeoutMs ?? 15000;
   const scenarioFile = scenarioPath(options.scenario);
-  const localPort = options.localPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'psi-sipp-'));
   const files = {
     stat: join(dir, 'stat.csv'),
@@ -189,9 +230,10 @@ export async function startSipp(options: SippOptions): Promise<RunningSipp> {
     errors: join(dir, 'errors.log'),
     messages: join(dir, 'messages.log'),
   };
-  // SIPp stops itself (and still writes its statistics) before the hard kill. Its -timeout
-  // counts whole seconds ("1500ms" is cut to 1 s), so say seconds.
-  const sippTimeoutS = Math.max(1, Math.floor((timeoutMs - 1000) / 1000));
+  // SIPp stops itself (and still writes its statistics) well before the hard kill: a loaded
+  // machine may take a few seconds to end its calls and write the files. Its -timeout counts
+  // whole seconds ("1500ms" is cut to 1 s), so say seconds.
+  const sippTimeoutS = sippOwnTimeoutS(timeoutMs);
   const args: string[] = [];
   if (options.target) args.push(options.target);
   args.push(
@@ -199,9 +241,10 @@ export async function startSipp(options: SippOptions): Promise<RunningSipp> {
     '-t', options.transport,
     '-m', String(options.calls),
     '-r', String(options.rate ?? 10),
-    '-i', '127.0.0.1',
+    '-i', localAddress,
     '-p', String(localPort),
-    '-ci', '127.0.0.1',
+    '-mi', localAddress,
+    '-ci', localAddress,
     '-nostdin',
     '-recv_timeout', String(options.recvTimeoutMs ?? 5000),
     '-timeout', `${sippTimeoutS}s`,
@@ -267,32 +310,61 @@ export async function startSipp(options: SippOptions): Promise<RunningSipp> {
   });
 
   const tcp = options.transport.startsWith('t');
+  const ready = waitListening(child.pid, localAddress, localPort, tcp, exited, stderr);
+  ready.catch(() => undefined); // a UAC run that ends before anyone asks is no error: only an awaited `ready` rejects
   return {
     localPort,
-    ready: waitListening(localPort, tcp, exited),
+    ready,
     result,
     // SIGUSR1 is SIPp's "quit": it stops making calls, ends the running ones and exits.
     stop: () => void child.kill('SIGUSR1'),
   };
 }
 
-/** Wait until something listens on 127.0.0.1:port (Linux: /proc/net), SIPp exits, or 3 s pass. */
-async function waitListening(port: number, tcp: boolean, exited: Promise<number>): Promise<void> {
-  let gone = false;
-  void exited.then(() => (gone = true));
+/** How long SIPp may take to bind its port on a loaded machine before the test says so. */
+const LISTEN_LIMIT_MS = 20_000;
+
+/**
+ * Resolves once SIPp itself listens on address:port (Linux's /proc/net, polled; the socket must be
+ * one of SIPp's own file descriptors, not another program's that took the port); rejects, saying
+ * why, when SIPp exits first or does not listen within LISTEN_LIMIT_MS.
+ */
+async function waitListening(pid: number | undefined, address: string, port: number, tcp: boolean, exited: Promise<number>, stderr: Tail): Promise<void> {
+  let exitCode: number | undefined;
+  void exited.then((code) => (exitCode = code));
   const procFile = tcp ? '/proc/net/tcp' : '/proc/net/udp';
-  const needle = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  const deadline = Date.now() + 3000;
-  if (!existsSync(procFile)) {
-    await sleep(500);
-    return;
-  }
-  while (!gone && Date.now() < deadline) {
-    // Columns: sl local_address rem_address st ...; a listening TCP socket is st 0A, a bound UDP one 07.
+  // /proc/net shows an IPv4 address as its four bytes in reverse, in hex: 127.0.0.1 is 0100007F.
+  const hexAddress = address.split('.').reverse().map((b) => Number(b).toString(16).toUpperCase().padStart(2, '0')).join('');
+  const needle = `${hexAddress}:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const deadline = Date.now() + LISTEN_LIMIT_MS;
+  if (!existsSync(procFile)) throw new Error(`cannot tell whether SIPp listens: ${procFile} is missing (Linux only)`);
+  for (;;) {
+    // Columns: sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode...;
+    // a listening TCP socket is st 0A, a bound UDP one 07.
     const rows = readFileSync(procFile, 'utf8').split('\n').map((l) => l.trim().split(/\s+/));
-    if (rows.some((c) => c[1] === needle && (c[3] === '0A' || c[3] === '07'))) return;
+    const inodes = rows.filter((c) => c[1] === needle && (c[3] === '0A' || c[3] === '07')).map((c) => `socket:[${c[9]}]`);
+    if (exitCode === undefined && inodes.length > 0 && pid !== undefined && ownsOneOf(pid, inodes)) return;
+    if (exitCode !== undefined) throw new Error(`SIPp exited (${exitCode}) before listening on ${address}:${port}: ${stderr.text().slice(-2000)}`);
+    if (Date.now() > deadline) throw new Error(`SIPp did not listen on ${address}:${port} within ${LISTEN_LIMIT_MS / 1000} s`);
     await sleep(25);
   }
+}
+
+/** Whether process `pid` holds one of these sockets ("socket:[inode]") among its file descriptors. */
+function ownsOneOf(pid: number, sockets: string[]): boolean {
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false; // gone
+  }
+  return fds.some((fd) => {
+    try {
+      return sockets.includes(readlinkSync(`/proc/${pid}/fd/${fd}`));
+    } catch {
+      return false; // closed meanwhile
+    }
+  });
 }
 
 function readIfExists(path: string): string | undefined {

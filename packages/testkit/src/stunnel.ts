@@ -13,7 +13,8 @@ export function stunnelAvailable(): boolean {
 }
 
 export interface StunnelClient {
-  /** Where SIPp connects (plain TCP on 127.0.0.1); each connection becomes one TLS connection. */
+  /** Where SIPp connects (plain TCP on `address`); each connection becomes one TLS connection. */
+  address: string;
   port: number;
   stop(): Promise<void>;
 }
@@ -23,9 +24,10 @@ export interface StunnelClient {
  * speaks TCP (`-t tn`: one socket per call) to `port`, stunnel opens a TLS connection per socket,
  * verifying the server against `caFile` and the name `checkHost`.
  */
-export async function startStunnelClient(options: { connect: string; caFile: string; checkHost?: string }): Promise<StunnelClient> {
+export async function startStunnelClient(options: { connect: string; caFile: string; checkHost?: string; acceptAddress?: string }): Promise<StunnelClient> {
   const dir = mkdtempSync(join(tmpdir(), 'psi-stunnel-'));
-  const port = await freePort();
+  const address = options.acceptAddress ?? '127.0.0.1';
+  const port = await freePort(address);
   const conf = join(dir, 'stunnel.conf');
   writeFileSync(conf, [
     'foreground = yes',
@@ -34,7 +36,7 @@ export async function startStunnelClient(options: { connect: string; caFile: str
     `output = ${join(dir, 'stunnel.log')}`,
     '[sip-tls]',
     'client = yes',
-    `accept = 127.0.0.1:${port}`,
+    `accept = ${address}:${port}`,
     `connect = ${options.connect}`,
     `CAfile = ${options.caFile}`,
     'verifyChain = yes',
@@ -46,24 +48,26 @@ export async function startStunnelClient(options: { connect: string; caFile: str
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  // Ready once it accepts connections.
-  for (let i = 0; ; i++) {
+  // Ready once it accepts connections; a loaded machine may take a while to start it.
+  const deadline = Date.now() + 20_000;
+  for (;;) {
     if (child.exitCode !== null) throw new Error(`stunnel exited: ${stderr}`);
     const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
+      const s = net.connect(port, address, () => {
         s.destroy();
         resolve(true);
       });
       s.on('error', () => resolve(false));
     });
     if (ok) break;
-    if (i > 100) {
+    if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`stunnel did not listen on ${port}: ${stderr}`);
+      throw new Error(`stunnel did not listen on ${address}:${port} within 20 s: ${stderr}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
+    address,
     port,
     stop: async () => {
       child.kill('SIGTERM');

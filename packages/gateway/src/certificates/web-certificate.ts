@@ -1,9 +1,9 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, readFileSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createCa, createServerCertificate } from '@psi-lab/pki';
+import { createCa, createServerCertificate, writeFileAtomic } from '@psi-lab/pki';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/index.js';
 
@@ -135,11 +135,12 @@ function generate(config: GatewayConfig['certificate'], logger?: Logger): void {
   const ca = reuse ? { cert: readFileSync(config.caFile, 'utf8'), key: readFileSync(caKeyFile, 'utf8') } : createCa('psi-lab gateway CA');
   const server = createServerCertificate(ca, { names: config.names });
   for (const f of [config.caFile, caKeyFile, config.certFile, config.keyFile]) mkdirSync(dirname(f), { recursive: true });
+  // Keys first, each file renamed into place whole: the watcher never reads half a pair.
   if (!reuse) {
-    writeFileSync(config.caFile, ca.cert);
-    writeFileSync(caKeyFile, ca.key, { mode: 0o600 });
+    writeFileAtomic(caKeyFile, ca.key, 0o600);
+    writeFileAtomic(config.caFile, ca.cert);
   }
-  writeFileSync(config.certFile, server.cert);
-  writeFileSync(config.keyFile, server.key, { mode: 0o600 });
+  writeFileAtomic(config.keyFile, server.key, 0o600);
+  writeFileAtomic(config.certFile, server.cert);
   logger?.info({ certFile: config.certFile, caFile: config.caFile, names: config.names }, 'generated the Web Server certificate and its CA (sets install the CA)');
 }

@@ -31,6 +31,7 @@ const FIXED = {
   wsPath: '/sip',
   certificateDir: 'certs',
   certificateWatch: true,
+  certificateWatchIntervalMs: 2000,
   pbxAddress: '127.0.0.1',
   pbxPort: 5070,
   pbxTransport: 'tcp',
@@ -89,6 +90,7 @@ export function completeGatewayConfig(input: GatewayConfigInput, baseDir: string
       caFile: fromBase(certificate.caFile, 'ca.pem'),
       names: certificate.names ? [...certificate.names] : [...new Set(['localhost', '127.0.0.1', publicAddress])],
       watch: certificate.watch ?? FIXED.certificateWatch,
+      watchIntervalMs: certificate.watchIntervalMs ?? FIXED.certificateWatchIntervalMs,
     },
     pbx: {
       address: pbx.address ?? FIXED.pbxAddress,

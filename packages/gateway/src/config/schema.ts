@@ -24,6 +24,7 @@ export const gatewaySchema: Check = section({
     caFile: text({ spaces: true }),
     names: listOf(hostOrAddress({ advertised: true, wildcardName: true }), { example: '[localhost, 127.0.0.1, gw.example.com]', nonEmpty: true }),
     watch: bool(),
+    watchIntervalMs: wholeNumber({ min: 50, max: 60_000 }),
   }),
   pbx: section(
     {

@@ -42,6 +42,8 @@ export interface GatewayConfig {
     names: string[];
     /** Reload when the files change (they are also reloaded on SIGHUP); default true. */
     watch: boolean;
+    /** How often `watch` polls the files for a change, milliseconds; default 2000. */
+    watchIntervalMs: number;
   };
   /** The one pbx this gateway is bound to (the MBG ↔ MiVoice 5000 association). */
   pbx: {

@@ -1,4 +1,5 @@
 import dgram from 'node:dgram';
+import { EVENT_LIMIT_MS, waitFor as waitForEvent } from '@psi-lab/testkit';
 import { SipApp, type IncomingRequest, type OutgoingResponse, type RequestOptions, type RequestResult, type TransportProtocol } from '@psi-lab/sip';
 
 export interface SetOptions {
@@ -9,6 +10,13 @@ export interface SetOptions {
   port: number;
   ca?: string;
   path?: string;
+  /**
+   * The address the set's own sockets bind: its UDP listener, its RTP socket and (through the
+   * UDP listener, which the SIP stack connects from) its TCP connections. A test that blocks or
+   * counts a source gives each set its own. Default 127.0.0.1; UDP and TCP sets only: the SIP
+   * stack binds TLS and WebSocket connections to no chosen address.
+   */
+  localAddress?: string;
 }
 
 /**
@@ -22,9 +30,16 @@ export class TestSet {
   rtp!: dgram.Socket;
   readonly received: Buffer[] = [];
   onInvite: (req: IncomingRequest, res: OutgoingResponse) => void = (_req, res) => void res.send(486);
+  readonly localAddress: string;
 
   constructor(readonly options: SetOptions) {
-    this.app = new SipApp({ tlsClient: options.ca ? { ca: options.ca } : undefined, timers: { T1: 100 } });
+    if (options.localAddress !== undefined && options.protocol !== 'udp' && options.protocol !== 'tcp') {
+      throw new Error(`TestSet: localAddress is for UDP and TCP sets, not ${options.protocol} (its connections leave from 127.0.0.1)`);
+    }
+    this.localAddress = options.localAddress ?? '127.0.0.1';
+    // RFC 3261's timers: a short T1 would retransmit over UDP on a loaded machine, and every
+    // retransmission counts toward the gateway's flood limit.
+    this.app = new SipApp({ tlsClient: options.ca ? { ca: options.ca } : undefined });
     this.app.invite((req, res) => {
       this.invites.push(req);
       this.onInvite(req, res);
@@ -38,9 +53,11 @@ export class TestSet {
   }
 
   async start(): Promise<this> {
-    if (this.options.protocol === 'udp') await this.app.listen({ protocol: 'udp', host: '127.0.0.1', port: 0 });
+    // Over TCP the UDP listener only names the address connections leave from.
+    const { protocol } = this.options;
+    if (protocol === 'udp' || protocol === 'tcp') await this.app.listen({ protocol: 'udp', host: this.localAddress, port: 0 });
     this.rtp = dgram.createSocket('udp4');
-    await new Promise<void>((resolve) => this.rtp.bind(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.rtp.bind(0, this.localAddress, resolve));
     this.rtp.on('message', (m) => this.received.push(m));
     return this;
   }
@@ -55,13 +72,14 @@ export class TestSet {
 
   /** Over UDP where the set listens; over a connection an unroutable host, as browser phones do (RFC 7118). */
   get contact(): string {
-    if (this.options.protocol === 'udp') return `<sip:${this.options.user}@127.0.0.1:${this.app.transport.sentBy('udp').port}>`;
+    if (this.options.protocol === 'udp') return `<sip:${this.options.user}@${this.localAddress}:${this.app.transport.sentBy('udp').port}>`;
     return `<sip:${this.options.user}@${this.options.user}-set.invalid;transport=${this.options.protocol}>`;
   }
 
   sdp(): string {
     const port = (this.rtp.address()).port;
-    return `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n`;
+    const address = this.localAddress;
+    return `v=0\r\no=- 1 1 IN IP4 ${address}\r\ns=-\r\nc=IN IP4 ${address}\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n`;
   }
 
   register(expires = 600, password = this.options.password): Promise<RequestResult> {
@@ -85,7 +103,7 @@ export class TestSet {
   /** Send RTP-ish packets to the address and port an SDP names. */
   sendRtp(sdp: string, payload: string, count = 5): void {
     const port = Number(/m=audio (\d+)/.exec(sdp)?.[1]);
-    const address = /c=IN IP4 (\S+)/.exec(sdp)?.[1] ?? '127.0.0.1';
+    const address = /c=IN IP4 (\S+)/.exec(sdp)?.[1] ?? this.localAddress;
     for (let i = 0; i < count; i++) {
       const header = Buffer.from([0x80, 0x00, 0, i, 0, 0, 0, i, 0, 0, 0, 1]);
       this.rtp.send(Buffer.concat([header, Buffer.from(payload)]), port, address);
@@ -102,10 +120,7 @@ export class TestSet {
   }
 }
 
-export async function waitFor(condition: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/** testkit's bounded wait, with this folder's defaults (the gateway tests name what they wait for last). */
+export function waitFor(condition: () => boolean, timeoutMs = EVENT_LIMIT_MS, what = 'condition'): Promise<void> {
+  return waitForEvent(condition, timeoutMs, what);
 }

@@ -29,8 +29,8 @@ export function createTestServer(options: SipAppOptions = {}): { app: SipApp; di
   return { app, digest, registrations };
 }
 
-/** UDP and TCP on one free port. */
-export async function listenUdpAndTcp(app: SipApp): Promise<number> {
-  const [udp] = await app.listenUdpAndTcp({ port: 0 });
+/** UDP and TCP on one free port of `host` (default 127.0.0.1; a test file passes its leased address). */
+export async function listenUdpAndTcp(app: SipApp, host?: string): Promise<number> {
+  const [udp] = await app.listenUdpAndTcp({ host, port: 0 });
   return udp.local.port;
 }

@@ -70,6 +70,8 @@ async function runRegister(session: CliPhoneSession, cmd: RegisterCommand): Prom
   if (!(await session.register())) return session.wasInterrupted ? EXIT.INTERRUPTED : EXIT.NOT_REGISTERED;
   session.takeIncoming(() => false, () => 'psi-phone register takes no calls (psi-phone answer does)');
   session.idleText = cmd.seconds ? `unregistering after ${cmd.seconds} s` : 'Ctrl-C to unregister';
+  // The line a script waits for: from here on, Ctrl-C unregisters (before it, it interrupts).
+  session.view.event(`holding the registration of ${cmd.account.user}: ${session.idleText}`, { event: 'holding', user: cmd.account.user, ...(cmd.seconds ? { seconds: cmd.seconds } : {}) });
   session.view.refresh();
   const limit = timeout(cmd.seconds);
   await Promise.race([limit.promise, session.interrupted]);

@@ -14,7 +14,7 @@ export interface TestLab {
   /** Stop the gateway alone (a failover test), and start it again. */
   stopGateway(): Promise<void>;
   startGateway(): Promise<void>;
-  /** A second gateway (the backup SBC) on another loopback address, bound to the same pbx. */
+  /** A second gateway (the backup SBC) on another loopback address, bound to the same pbx; closing the lab closes it too. */
   startBackupGateway(host: string): Promise<LabGateway>;
   close(): Promise<void>;
 }
@@ -31,7 +31,7 @@ export async function startTestLab(host: string, options: { trunk?: string } = {
     dbFile: join(dir, 'pbx.db'), host, users: DEMO_USERS, zoomUsers: new Set(DEMO_USERS.map((u) => u.extension)),
     token: 'test-token', logger, sipTrace: false, trunk: options.trunk,
   });
-  const backups: LabGateway[] = [];
+  const backups = new Set<LabGateway>();
   let gateway = await startLabGateway({ dataDir: dir, host, publicAddress: host, pbxPort: pbx.pbx.port, apiPort: pbx.apiPort, store: pbx.store, logger, sipTrace: false });
   const lab: TestLab = {
     host, dir, pbx, gateway,
@@ -49,8 +49,12 @@ export async function startTestLab(host: string, options: { trunk?: string } = {
       mkdirSync(join(backupDir, 'certs'), { recursive: true });
       for (const f of ['ca.pem', 'ca.key']) copyFileSync(join(dir, 'certs', f), join(backupDir, 'certs', f));
       const backup = await startLabGateway({ dataDir: backupDir, host: backupHost, publicAddress: backupHost, pbxHost: host, pbxPort: pbx.pbx.port, apiPort: pbx.apiPort, store: pbx.store, logger, sipTrace: false });
-      backups.push(backup);
-      return backup;
+      backups.add(backup);
+      // Closed by the test that started it, it is not closed a second time with the lab.
+      return { ...backup, close: async () => {
+        backups.delete(backup);
+        await backup.close();
+      } };
     },
     close: async () => {
       for (const b of backups) await b.close().catch(() => undefined);
