@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './sipp.js';
+import { freePort } from './ports.js';
 
 /** Debian's package installs both names; either will do. */
 export const STUNNEL_BIN = process.env.STUNNEL ?? (['stunnel4', 'stunnel'].find((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status === 0) ?? 'stunnel4');
