@@ -93,10 +93,10 @@ async function main(): Promise<void> {
   await runSipp({ scenario: 'register-uas-uac.xml', target, transport: 'u1', calls: 1, injectionFile: calleeCsv, extraArgs: ['-key', 'uas_port', String(uasPort)] });
 
   console.log(`calling ${CALLS} times over UDP at up to ${CALL_RATE}/s...`);
-  const callsUdp = await runSipp({ scenario: 'call-auth-uac.xml', target, transport: 'u1', calls: CALLS, rate: CALL_RATE, injectionFile: csv, timeoutMs: 150_000, traceMessages: false, extraArgs: ['-s', '99999', '-rate_max', String(CALL_RATE)] });
+  const callsUdp = await runSipp({ scenario: 'call-auth-uac.xml', target, transport: 'u1', calls: CALLS, rate: CALL_RATE, injectionFile: csv, timeoutMs: 150_000, traceMessages: false, extraArgs: ['-s', '99999', '-auth_uri', `99999@${target}`, '-rate_max', String(CALL_RATE)] });
   rows.push(`| calls/s UAC → gateway → pbx → gateway → UAS, SIPp over UDP (${callsUdp.successful} ok, ${callsUdp.failed} failed, offered ${CALL_RATE}/s) | ${rate(callsUdp).toFixed(0)} |`);
   console.log(`calling ${TLS_CALLS} times with the caller over TLS at up to ${TLS_CALL_RATE}/s...`);
-  const callsTls = await runSipp({ scenario: 'call-auth-uac.xml', target: `127.0.0.1:${stunnel.port}`, transport: 'tn', calls: TLS_CALLS, rate: TLS_CALL_RATE, injectionFile: csv, timeoutMs: 150_000, traceMessages: false, extraArgs: ['-s', '99999', '-rate_max', String(TLS_CALL_RATE)] });
+  const callsTls = await runSipp({ scenario: 'call-auth-uac.xml', target: `127.0.0.1:${stunnel.port}`, transport: 'tn', calls: TLS_CALLS, rate: TLS_CALL_RATE, injectionFile: csv, timeoutMs: 150_000, traceMessages: false, extraArgs: ['-s', '99999', '-auth_uri', `99999@127.0.0.1:${stunnel.port}`, '-rate_max', String(TLS_CALL_RATE)] });
   rows.push(`| calls/s with the caller over TLS through stunnel (${callsTls.successful} ok, ${callsTls.failed} failed, offered ${TLS_CALL_RATE}/s) | ${rate(callsTls).toFixed(0)} |`);
   uas.stop();
   await uas.result;

@@ -6,7 +6,7 @@ import { WebCertificate } from './certificates/web-certificate.js';
 import type { GatewayConfig } from './config/index.js';
 import type { GatewayContext } from './context.js';
 import { CredentialCache } from './credentials/credential-cache.js';
-import { startStatusServer, type StatusServer } from './http/index.js';
+import { createSetFacingRequestHandler, createStatusRequestHandler, ensureAdminToken, startHttpsServer, type HttpsServer } from './http/index.js';
 import { MediaRelay } from './media/index.js';
 import { installPbxSidePolicy } from './policy/pbx-side.js';
 import { installSetSidePolicy } from './policy/set-side.js';
@@ -27,7 +27,9 @@ export interface GatewayOptions {
 
 export interface RunningGateway {
   /** Where each set-side listener ended up (ports 0 in the config become real ports). */
-  listeners: { udp?: Listener; tcp?: Listener; tls?: Listener; wss?: Listener; https?: StatusServer; pbxSide: Listener[] };
+  listeners: { udp?: Listener; tcp?: Listener; tls?: Listener; wss?: Listener; https?: HttpsServer; admin?: HttpsServer; pbxSide: Listener[] };
+  /** The admin credential in use (from admin.token or admin.tokenFile). */
+  adminToken: string;
   status(): GatewayStatus;
   /** Re-read the certificate files now (what SIGHUP does). */
   reloadCertificate(): boolean;
@@ -57,7 +59,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const setApp = new SipApp({ ...transportOptions, advertisedAddress: config.sip.publicAddress, userAgent: 'psi-lab gateway (MBG role)' });
   const pbxApp = new SipApp({ logger, sipTrace: config.log.sipTrace, advertisedAddress: config.media.pbxSideAddress, userAgent: 'psi-lab gateway (MBG role)' });
   const credentials = new CredentialCache({
-    api: config.pbx.api, account: config.pbx.account, secret: config.pbx.secret,
+    api: config.pbx.api, caFile: config.pbx.apiCaFile, account: config.pbx.account, secret: config.pbx.secret,
+    localAddress: isWildcard(config.pbx.localHost) ? undefined : config.pbx.localHost,
     refreshMs: config.pbx.credentialsRefreshSeconds * 1000, devices: config.devices, logger, now,
   });
   const pbx = new PbxLink(pbxApp, { address: config.pbx.address, port: config.pbx.port, transport: config.pbx.transport }, credentials, { host: config.pbx.localHost, port: config.pbx.localPort });
@@ -75,6 +78,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     keepaliveMs: config.keepalive.optionsIntervalSeconds * 1000,
   };
 
+  const admin = adminCredential(config);
+  if (admin.created) logger.warn({ file: config.admin.tokenFile }, 'admin token made: the admin pages want it ("Authorization: Bearer <token>")');
   const access = new AccessList(config.security.accessList);
   const blocker = new AbuseBlocker({
     policy: config.security, now,
@@ -102,17 +107,24 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   }
   if (config.sip.tlsPort !== 0) listeners.tls = await setApp.listen({ protocol: 'tls', host: config.sip.host, port: config.sip.tlsPort, tls });
   if (config.https.port !== 0) {
-    listeners.https = await startStatusServer({
-      host: config.https.host, port: config.https.port, tls, adminToken: config.https.adminToken, logger, now,
-      status: () => status(),
-      unblock: (kind, value) => blocker.unblock(kind, value),
+    listeners.https = await startHttpsServer({
+      name: 'WSS server', host: config.https.host, port: config.https.port, tls, logger,
+      maxConnectionsPerSource: config.security.maxConnectionsPerSource, onRequest: createSetFacingRequestHandler(),
     });
     listeners.wss = await setApp.listen({ protocol: 'wss', host: config.https.host, port: listeners.https.port, server: listeners.https.server, path: config.https.wsPath });
+  }
+  if (config.admin.port !== 0) {
+    listeners.admin = await startHttpsServer({
+      name: 'admin server', host: config.admin.host, port: config.admin.port, tls, logger,
+      maxConnectionsPerSource: config.security.maxConnectionsPerSource,
+      onRequest: createStatusRequestHandler({ status: () => status(), adminToken: admin.token, now, logger, unblock: (kind, value) => blocker.unblock(kind, value) }),
+    });
   }
   // Checked by WebCertificate before this runs (a pair TLS refuses never gets here).
   certificate.on('reload', (pem) => {
     listeners.tls?.setTls?.(pem);
     listeners.https?.setCertificate(pem);
+    listeners.admin?.setCertificate(pem);
   });
   if (config.certificate.watch) certificate.watch(config.certificate.watchIntervalMs);
   const onSighup = (): void => void certificate.reload();
@@ -130,12 +142,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     counters.registrations = ctx.registrations.size;
     counters.rtpPackets = media.stats.packets;
     counters.rtpBytes = media.stats.bytes;
+    counters.serverTransactions = setApp.transactions.size.server;
     const cert = certificate.info;
     return {
       startedAt: new Date(startedAt).toISOString(),
       listeners: [
         ...setApp.transport.openListeners.map((l) => ({ protocol: l.protocol, address: l.local.address, port: l.local.port, ...(l.protocol === 'wss' ? { path: config.https.wsPath } : {}) })),
-        ...(listeners.https ? [{ protocol: 'https', address: config.https.host, port: listeners.https.port }] : []),
+        ...(listeners.admin ? [{ protocol: 'https (admin)', address: config.admin.host, port: listeners.admin.port }] : []),
       ],
       pbx: {
         target: pbx.label, credentials: credentials.size,
@@ -149,9 +162,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     };
   };
 
-  logger.info({ pbx: pbx.label, udp: listeners.udp?.local.port, tcp: listeners.tcp?.local.port, tls: listeners.tls?.local.port, https: listeners.https?.port }, 'gateway started');
+  logger.info({ pbx: pbx.label, udp: listeners.udp?.local.port, tcp: listeners.tcp?.local.port, tls: listeners.tls?.local.port, wss: listeners.https?.port, admin: listeners.admin?.port }, 'gateway started');
   return {
-    listeners, status, blocker, credentials, context: ctx, certificate,
+    listeners, status, blocker, credentials, context: ctx, certificate, adminToken: admin.token,
     reloadCertificate: () => certificate.reload(),
     close: async () => {
       process.off('SIGHUP', onSighup);
@@ -162,9 +175,16 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       await setApp.close();
       await pbxApp.close();
       await listeners.https?.close();
+      await listeners.admin?.close();
       await media.close();
     },
   };
+}
+
+/** admin.token when set, else the token kept in admin.tokenFile (made at first start). */
+function adminCredential(config: GatewayConfig): { token: string; created: boolean } {
+  if (config.admin.token !== undefined) return { token: config.admin.token, created: false };
+  return ensureAdminToken(config.admin.tokenFile);
 }
 
 function markAcked(ctx: GatewayContext, side: 'set' | 'pbx', ack: SipRequest): void {
@@ -175,6 +195,10 @@ function markAcked(ctx: GatewayContext, side: 'set' | 'pbx', ack: SipRequest): v
   }
 }
 
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::';
+}
+
 async function resolveAddress(address: string): Promise<string> {
   if (isIP(address)) return address;
   return (await lookup(address)).address;
@@ -183,6 +207,6 @@ async function resolveAddress(address: string): Promise<string> {
 function zeroCounters(): GatewayCounters {
   return {
     requests: 0, challenges: 0, authFailures: 0, dropped: 0, scannersDropped: 0, blocksActive: 0, blocksTotal: 0,
-    registrations: 0, connections: 0, callsActive: 0, callsTotal: 0, keepaliveFailures: 0, rtpPackets: 0, rtpBytes: 0, malformed: 0,
+    registrations: 0, connections: 0, callsActive: 0, callsTotal: 0, keepaliveFailures: 0, rtpPackets: 0, rtpBytes: 0, malformed: 0, serverTransactions: 0,
   };
 }

@@ -10,4 +10,4 @@ export { WebCertificate, type CertificateInfo } from './certificates/web-certifi
 export { CredentialCache, type SetCredential } from './credentials/credential-cache.js';
 export { AbuseBlocker, AccessList, isScannerUserAgent, scannerUserAgentMatcher } from './security/index.js';
 export { MediaRelay, MediaSession } from './media/index.js';
-export { startStatusServer, renderMetrics, type StatusServer } from './http/index.js';
+export { startHttpsServer, createStatusRequestHandler, createSetFacingRequestHandler, ensureAdminToken, renderMetrics, type HttpsServer } from './http/index.js';

@@ -58,6 +58,7 @@ describe('defaults', () => {
     const expected: GatewayConfig = {
       sip: { host: '127.0.0.1', publicAddress: '127.0.0.1', port: 5060, tlsPort: 5061 },
       https: { host: '127.0.0.1', port: 8443, wsPath: '/sip' },
+      admin: { host: '127.0.0.1', port: 9080, tokenFile: '/srv/gw/admin-token' },
       certificate: {
         dir: '/srv/gw/certs',
         certFile: '/srv/gw/certs/server.pem',
@@ -73,10 +74,10 @@ describe('defaults', () => {
         transport: 'tcp',
         localHost: '127.0.0.1',
         localPort: 5062,
-        api: 'http://127.0.0.1:8070',
+        api: 'https://127.0.0.1:8070',
         account: 'mbg',
         secret: 's3cret',
-        credentialsRefreshSeconds: 60,
+        credentialsRefreshSeconds: 2,
       },
       auth: { algorithms: ['MD5', 'SHA-256'], nonceTtlSeconds: 300 },
       devices: [],
@@ -85,9 +86,14 @@ describe('defaults', () => {
       security: {
         accessList: [],
         maxAuthFailures: 10,
-        maxRequestsPerWindow: 2000,
+        maxUserAuthFailures: 10,
+        authFailureWindowSeconds: 600,
+        knownDeviceDays: 30,
+        maxRequestsPerWindow: 500,
         windowSeconds: 10,
-        blockSeconds: 600,
+        maxRequestsPerSecond: 5000,
+        blockSeconds: 3600,
+        maxBlockSeconds: 86_400,
         maxConnectionsPerSource: 64,
         scannerUserAgents: [...DEFAULT_SCANNER_USER_AGENTS],
       },
@@ -134,7 +140,8 @@ describe('overrides', () => {
 
   it('keeps every option given explicitly', () => {
     const input = {
-      https: { adminToken: 'tok-123', wsPath: '/ws', port: 0 },
+      https: { wsPath: '/ws', port: 0 },
+      admin: { token: 'a-token-of-24-characters', port: 9443 },
       certificate: { names: ['*.example.com'], watch: false },
       auth: { algorithms: ['SHA-256'], nonceTtlSeconds: 30 },
       devices: [{ user: '1001', icpUser: '41001', icpPassword: 'icp secret' }, { user: '1002' }],
@@ -144,7 +151,8 @@ describe('overrides', () => {
       log: { level: 'silent', sipTrace: true },
     };
     const config = resolveGatewayConfig(withRequired(input), dir);
-    expect(config.https).toEqual({ host: '127.0.0.1', port: 0, wsPath: '/ws', adminToken: 'tok-123' });
+    expect(config.https).toEqual({ host: '127.0.0.1', port: 0, wsPath: '/ws' });
+    expect(config.admin).toEqual({ host: '127.0.0.1', port: 9443, token: 'a-token-of-24-characters', tokenFile: join(dir, 'admin-token') });
     expect(config.certificate.names).toEqual(['*.example.com']);
     expect(config.certificate.watch).toBe(false);
     expect(config.auth).toEqual(input.auth);
@@ -199,7 +207,12 @@ describe('error messages name the option and the fix', () => {
     [{ pbx: { port: 5070.5 } }, 'pbx.port', 'must be a whole number from 1 to 65535, not 5070.5'],
     [{ pbx: { transport: 'tls' } }, 'pbx.transport', 'must be udp or tcp, not "tls"'],
     [{ pbx: { transport: 'TCP' } }, 'pbx.transport', 'did you mean "tcp"?'],
-    [{ pbx: { api: '127.0.0.1:8070' } }, 'pbx.api', 'must be an http:// or https:// URL, e.g. http://127.0.0.1:8070, not "127.0.0.1:8070"'],
+    [{ pbx: { api: '127.0.0.1:8070' } }, 'pbx.api', 'must be an https:// URL, e.g. https://127.0.0.1:8070, not "127.0.0.1:8070"'],
+    [{ pbx: { api: 'http://127.0.0.1:8070' } }, 'pbx.api', 'serve the pbx API over TLS and write https://127.0.0.1:8070'],
+    [{ https: { adminToken: 'old-token' } }, 'https.adminToken', 'moved to admin.token: the status page, /api/* and /metrics have a listener of their own now'],
+    [{ admin: { token: 'short' } }, 'admin.token', 'must be at least 16 characters'],
+    [{ admin: { port: 8443 } }, 'admin.port', '8443 is already used by https.port on 127.0.0.1'],
+    [{ security: { maxBlockSeconds: 60 } }, 'security.maxBlockSeconds', 'must be at least security.blockSeconds (3600), not 60'],
     [{ pbx: { secret: 1234 } }, 'pbx.secret', 'must be text: put it in quotes, e.g. "1234"'],
     [{ pbx: { address: '0.0.0.0' } }, 'pbx.address', 'must be an address others can reach, not "0.0.0.0"'],
     [{ sip: { host: 'not a host' } }, 'sip.host', 'must not contain spaces, not "not a host"'],
@@ -319,7 +332,8 @@ describe('gateway.example.yaml', () => {
     const everything = text.replace(/^(\s*)#(\s*(?:- )?[A-Za-z][A-Za-z0-9]*:(?: |$))/gm, '$1$2');
     expect(everything).not.toBe(text);
     const config = loadGatewayConfig(writeYaml(everything));
-    expect(config.https.adminToken).toBeDefined();
+    expect(config.admin.token).toBeDefined();
+    expect(config.pbx.apiCaFile).toBeDefined();
     expect(config.devices.length).toBeGreaterThan(0);
     expect(config.security.accessList.length).toBeGreaterThan(0);
     expect(leafPaths(parse(everything)).sort()).toEqual(optionPaths().sort());

@@ -1,8 +1,8 @@
 import { X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import tls, { type TLSSocket } from 'node:tls';
-import { createServerCertificate, writeFileAtomic, type PemPair } from '@psi-lab/pki';
+import { createCa, createServerCertificate, writeFileAtomic, type PemPair } from '@psi-lab/pki';
 import { leaseLoopbackAddress } from '@psi-lab/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startGatewayLab, type GatewayLab } from './helpers/gateway-lab.js';
@@ -20,7 +20,12 @@ const WATCH_TIMEOUT_MS = 10_000;
 
 let lab: GatewayLab;
 let certs: { dir: string; caFile: string; certFile: string; keyFile: string };
-/** Server certificates signed by the lab's own CA, so clients trusting ca.pem accept them. */
+/**
+ * Server certificates an operator renews with, signed by a CA of the operator's: the one the
+ * gateway generated kept no private key. The clients here trust both CAs.
+ */
+let renewalCa: PemPair;
+let trusted: string[];
 let renewed: PemPair;
 let third: PemPair;
 const sockets: TLSSocket[] = [];
@@ -29,9 +34,10 @@ beforeAll(async () => {
   lab = await startGatewayLab(HOST, { certificate: { watchIntervalMs: WATCH_INTERVAL_MS } });
   const dir = join(lab.dir, 'certs');
   certs = { dir, caFile: join(dir, 'ca.pem'), certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server.key') };
-  const ca = { cert: lab.ca, key: readFileSync(join(dir, 'ca.key'), 'utf8') };
-  renewed = createServerCertificate(ca, { names: NAMES, commonName: 'renewed.gateway.lab' });
-  third = createServerCertificate(ca, { names: NAMES, commonName: 'third.gateway.lab' });
+  renewalCa = createCa('the operator\'s CA');
+  trusted = [lab.ca, renewalCa.cert];
+  renewed = createServerCertificate(renewalCa, { names: NAMES, commonName: 'renewed.gateway.lab' });
+  third = createServerCertificate(renewalCa, { names: NAMES, commonName: 'third.gateway.lab' });
 }, 60_000);
 afterEach(() => {
   for (const socket of sockets.splice(0)) socket.destroy();
@@ -50,7 +56,7 @@ function pairNotLoaded(): PemPair {
 }
 
 /** A TLS connection to the gateway that completed its handshake (or the handshake's error). */
-async function connect(port: number, options: tls.ConnectionOptions = { ca: lab.ca }): Promise<TLSSocket> {
+async function connect(port: number, options: tls.ConnectionOptions = { ca: trusted }): Promise<TLSSocket> {
   const socket = tls.connect({ host: HOST, port, ...options });
   sockets.push(socket);
   await new Promise<void>((resolve, reject) => {
@@ -121,7 +127,7 @@ function installPair(cert: string, key: string): void {
  * server's. A handshake that succeeds fails the test at once (nothing else would end the wait).
  */
 async function tls11Error(port: number): Promise<NodeJS.ErrnoException> {
-  const old = tls.connect({ host: HOST, port, ca: lab.ca, minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' });
+  const old = tls.connect({ host: HOST, port, ca: trusted, minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' });
   sockets.push(old);
   return new Promise((resolve, reject) => {
     old.once('error', resolve);
@@ -148,6 +154,8 @@ describe('the gateway\'s Web Server certificate', () => {
   it('is generated at first start, with its CA, and serves TLS on 5061 and HTTPS on 8443', async () => {
     for (const file of [certs.caFile, certs.certFile, certs.keyFile]) expect(existsSync(file), file).toBe(true);
     expect(statSync(certs.keyFile).mode & 0o777).toBe(0o600);
+    // The CA's private key is not kept beside the certificate it signed (nor anywhere).
+    expect(readdirSync(certs.dir).sort()).toEqual(['ca.pem', 'server.key', 'server.pem']);
     const server = new X509Certificate(readFileSync(certs.certFile));
     const ca = new X509Certificate(lab.ca);
     expect(ca.ca).toBe(true);
@@ -240,7 +248,7 @@ describe('the gateway\'s Web Server certificate', () => {
     lab.gateway.reloadCertificate();
     expect(lab.gateway.status().certificate.fingerprint256).toBe(fingerprintOf(next.cert));
     expect((await tls11Error(port)).code).toBe('ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION');
-    const modern = await connect(port, { ca: lab.ca, maxVersion: 'TLSv1.2' });
+    const modern = await connect(port, { ca: trusted, maxVersion: 'TLSv1.2' });
     expect(modern.getProtocol()).toBe('TLSv1.2');
   });
 });

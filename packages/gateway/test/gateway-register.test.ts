@@ -20,6 +20,8 @@ function labWithSets(host: string, overrides: Parameters<typeof startGatewayLab>
   beforeAll(async () => {
     lab = await startGatewayLab(host, overrides);
     lab.store.addSubscriber({ ...NEVER_REGISTERED, role: 'Standard' });
+    // The gateway learns of a new subscriber at its next conditional refresh.
+    await lab.gateway.credentials.refresh();
   }, 60_000);
   afterEach(async () => {
     // Unregistered first: a connection closed under a registration would count as a keepalive failure.
@@ -44,7 +46,7 @@ function labWithSets(host: string, overrides: Parameters<typeof startGatewayLab>
 /** The gateway's status page, over real TLS. */
 function statusPage(lab: GatewayLab): Promise<string> {
   return new Promise<string>((resolve, reject) => {
-    https.get({ host: lab.host, port: 8443, path: '/', ca: lab.ca }, (res) => {
+    https.get({ host: lab.host, port: lab.gateway.listeners.admin!.port, path: '/', ca: lab.ca, headers: { authorization: `Bearer ${lab.adminToken}` } }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => resolve(body));
@@ -133,18 +135,17 @@ describe('registering through the gateway', () => {
     expect(pbxRegistersFor(lab(), '4999')).toBe(0);
   });
 
-  it('with the pbx\'s API down, a user the gateway cannot check gets 503, and nothing counts as a failure', async () => {
+  it('with the pbx\'s API down, known sets keep registering and an unknown user still gets a plain 403', async () => {
     const failures = lab().gateway.status().counters.authFailures;
     await lab().stopApi();
     try {
-      await lab().gateway.credentials.refresh();
-      const set = await newSet('4998', 'tcp');
-      const { response } = await set.register();
-      expect(response.status).toBe(503);
-      expect(response.get('retry-after')).toBe('30');
-      expect(lab().gateway.status().counters.authFailures).toBe(failures);
+      expect(await lab().gateway.credentials.refresh()).toBe(false);
       // Sets it already knows still register: their credentials are cached.
       expect((await (await newSet('1001', 'tcp')).register()).response.status).toBe(200);
+      // An outage is no oracle: an unknown user gets what it always gets.
+      const { response } = await (await newSet('4998', 'tcp')).register();
+      expect(response.status).toBe(403);
+      expect(lab().gateway.status().counters.authFailures).toBe(failures + 1);
     } finally {
       await lab().restartApi();
       expect(await lab().gateway.credentials.refresh()).toBe(true);
@@ -205,6 +206,34 @@ describe('registering through the gateway', () => {
     await waitFor(() => count() === 0, undefined, 'registration removal');
     await waitFor(() => pbxBindings() === before - 1, undefined, 'pbx binding removal');
     expect(lab().gateway.status().counters.keepaliveFailures).toBe(failures + 1);
+  });
+});
+
+// Its own lab: the gateway starts before its pbx's API answers.
+describe('registering through a gateway that could not read any credentials yet', () => {
+  let lab: GatewayLab;
+  beforeAll(async () => {
+    lab = await startGatewayLab(await leaseLoopbackAddress(), {}, { apiDown: true });
+  }, 60_000);
+  afterAll(async () => {
+    await lab?.close();
+  });
+
+  it('answers 503 with Retry-After and counts nothing, then registers once the pbx answers', async () => {
+    expect(lab.gateway.credentials.ready).toBe(false);
+    const set = await new TestSet({ user: '1001', password: USERS[0].password, protocol: 'tcp', host: lab.host, port: 5060 }).start();
+    try {
+      const { response } = await set.register();
+      expect(response.status).toBe(503);
+      expect(response.get('retry-after')).toBe('30');
+      expect(lab.gateway.status().counters.authFailures).toBe(0);
+      await lab.restartApi();
+      expect(await lab.gateway.credentials.refresh()).toBe(true);
+      expect((await set.register()).response.status).toBe(200);
+    } finally {
+      await clearRegistrations(lab);
+      await set.close();
+    }
   });
 });
 

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { createCa, createServerCertificate, type PemPair } from '@psi-lab/pki';
 import pino from 'pino';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startStatusServer, type StatusServer, type StatusServerOptions } from '../src/http/index.js';
+import { createStatusRequestHandler, startHttpsServer, type HttpsServer, type StatusRoutesOptions } from '../src/http/index.js';
 import { COUNTER_HELP, type GatewayCounters, type GatewayStatus } from '../src/status/types.js';
 
 const HOSTILE_USER_AGENT = '<script>alert("pwned")</script> & friends';
@@ -13,7 +13,8 @@ const NOW_MS = STARTED_AT_MS + 3_723_500;
 
 let ca: PemPair;
 let server: PemPair;
-let running: StatusServer | undefined;
+let running: HttpsServer | undefined;
+const TOKEN = 'admin-token-for-the-status-tests';
 
 beforeAll(() => {
   ca = createCa('http-status test CA');
@@ -41,15 +42,19 @@ function sampleStatus(): GatewayStatus {
       { user: '1003', device: 'PSI web set', transport: 'wss', source: '127.0.0.1:40003', since: '2025-03-01T08:12:00.000Z', expires: '2025-03-01T09:12:00.000Z' },
     ],
     blocks: [
-      { kind: 'user-agent', value: '<img src=x onerror=alert(1)>', reason: 'authentication-failures', count: 10, since: '2025-03-01T08:20:00.000Z', until: '2025-03-01T08:30:00.000Z' },
+      { kind: 'user', value: '<img src=x onerror=alert(1)>', reason: 'authentication-failures', count: 10, since: '2025-03-01T08:20:00.000Z', until: '2025-03-01T08:30:00.000Z' },
       { kind: 'source', value: '127.0.0.9', reason: 'flood', count: 2000, since: '2025-03-01T08:21:00.000Z', until: '2025-03-01T08:31:00.000Z' },
     ],
     counters,
   };
 }
 
-async function start(options: Partial<StatusServerOptions> = {}): Promise<StatusServer> {
-  running = await startStatusServer({ host: '127.0.0.1', port: 0, tls: server, status: sampleStatus, now: () => NOW_MS, ...options });
+/** The admin server as the gateway starts it: its routes behind the token, on HTTPS. */
+async function start(options: Partial<StatusRoutesOptions> = {}): Promise<HttpsServer> {
+  running = await startHttpsServer({
+    name: 'admin server', host: '127.0.0.1', port: 0, tls: server, maxConnectionsPerSource: 64, logger: options.logger,
+    onRequest: createStatusRequestHandler({ status: sampleStatus, now: () => NOW_MS, adminToken: TOKEN, ...options }),
+  });
   return running;
 }
 
@@ -59,9 +64,11 @@ interface Answer {
   body: string;
 }
 
+/** A request with the admin token, unless `headers` says otherwise. */
 function fetchFrom(port: number, path: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+  const headers = options.headers ?? { authorization: `Bearer ${TOKEN}` };
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.headers, ca: ca.cert, agent: false }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers, ca: ca.cert, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
@@ -146,6 +153,7 @@ describe('status server routes', () => {
       blocksTotal: 'psi_gateway_blocks_total', registrations: 'psi_gateway_registrations', connections: 'psi_gateway_connections',
       callsActive: 'psi_gateway_calls_active', callsTotal: 'psi_gateway_calls_total', keepaliveFailures: 'psi_gateway_keepalive_failures_total',
       rtpPackets: 'psi_gateway_rtp_packets_total', rtpBytes: 'psi_gateway_rtp_bytes_total', malformed: 'psi_gateway_malformed_total',
+      serverTransactions: 'psi_gateway_server_transactions',
     };
     for (const [counter, name] of Object.entries(expectedNames) as Array<[keyof GatewayCounters, string]>) {
       expect(help.get(name)).toBe(COUNTER_HELP[counter].help);
@@ -175,12 +183,12 @@ describe('status server routes', () => {
   });
 
   it('lifts blocks by URL-decoded kind and value, 404 when nothing was blocked', async () => {
-    const unblock = vi.fn((kind: string, value: string) => kind === 'user-agent' && value === 'friendly-scanner/1.0 (x)');
+    const unblock = vi.fn((kind: string, value: string) => kind === 'user' && value === 'alice/1001 (x)');
     const { port } = await start({ unblock });
-    const lifted = await fetchFrom(port, '/api/blocks/user-agent/friendly-scanner%2F1.0%20(x)', { method: 'DELETE' });
+    const lifted = await fetchFrom(port, '/api/blocks/user/alice%2F1001%20(x)', { method: 'DELETE' });
     expect(lifted.status).toBe(200);
-    expect(expectJson(lifted)).toEqual({ unblocked: { kind: 'user-agent', value: 'friendly-scanner/1.0 (x)' } });
-    expect(unblock).toHaveBeenCalledWith('user-agent', 'friendly-scanner/1.0 (x)');
+    expect(expectJson(lifted)).toEqual({ unblocked: { kind: 'user', value: 'alice/1001 (x)' } });
+    expect(unblock).toHaveBeenCalledWith('user', 'alice/1001 (x)');
     const notBlocked = await fetchFrom(port, '/api/blocks/source/127.0.0.8', { method: 'DELETE' });
     expect(notBlocked.status).toBe(404);
     expect(expectJson(notBlocked)).toMatchObject({ error: 'not-blocked' });
@@ -196,22 +204,36 @@ describe('status server routes', () => {
     expect(expectJson(answer)).toMatchObject({ error: 'not-implemented' });
   });
 
-  it('enforces the admin token on / and /api/*, leaving /healthz and /metrics open', async () => {
-    const { port } = await start({ adminToken: 's3cret-token' });
-    for (const path of ['/', '/api/status', '/api/counters']) {
-      const refused = await fetchFrom(port, path);
+  it('wants the admin token on every route but /healthz: /, /api/*, /metrics, unknown paths', async () => {
+    const { port } = await start();
+    for (const path of ['/', '/api/status', '/api/counters', '/metrics', '/nowhere']) {
+      const refused = await fetchFrom(port, path, { headers: {} });
       expect(refused.status, path).toBe(401);
-      expect(refused.headers['www-authenticate']).toMatch(/^Basic realm="psi-lab gateway"/);
+      expect(refused.headers['www-authenticate']).toMatch(/^Basic realm="psi-lab gateway admin"/);
       expect(expectJson(refused)).toMatchObject({ error: 'unauthorized' });
     }
     const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
     expect((await fetchFrom(port, '/api/status', { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
-    expect((await fetchFrom(port, '/api/status', { headers: { authorization: basic('s3cret-token', 'wrong') } })).status).toBe(401);
-    expect((await fetchFrom(port, '/api/status', { headers: { authorization: 'Bearer s3cret-token' } })).status).toBe(200);
-    expect((await fetchFrom(port, '/', { headers: { authorization: basic('anyone', 's3cret-token') } })).status).toBe(200);
-    expect((await fetchFrom(port, '/api/blocks/source/x', { method: 'DELETE' })).status).toBe(401);
-    expect((await fetchFrom(port, '/healthz')).status).toBe(200);
-    expect((await fetchFrom(port, '/metrics')).status).toBe(200);
+    expect((await fetchFrom(port, '/api/status', { headers: { authorization: basic(TOKEN, 'wrong') } })).status).toBe(401);
+    expect((await fetchFrom(port, '/api/status', { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+    expect((await fetchFrom(port, '/', { headers: { authorization: basic('anyone', TOKEN) } })).status).toBe(200);
+    expect((await fetchFrom(port, '/api/blocks/source/x', { method: 'DELETE', headers: {} })).status).toBe(401);
+    expect((await fetchFrom(port, '/healthz', { headers: {} })).status).toBe(200);
+  });
+
+  it('locks out an address that keeps guessing the token: after 10 wrong ones even the right token gets 429', async () => {
+    const { port } = await start();
+    for (let i = 0; i < 10; i++) expect((await fetchFrom(port, '/api/status', { headers: { authorization: `Bearer guess-${i}` } })).status).toBe(401);
+    const locked = await fetchFrom(port, '/api/status');
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers['retry-after'])).toBeGreaterThan(3500);
+    expect(expectJson(locked)).toMatchObject({ error: 'too-many-failures' });
+    // Asking without any credential is not a guess, and the health check stays open.
+    expect((await fetchFrom(port, '/healthz', { headers: {} })).status).toBe(200);
+  });
+
+  it('refuses to start without a token: administration is never anonymous', () => {
+    expect(() => createStatusRequestHandler({ status: sampleStatus, now: () => NOW_MS, adminToken: '' })).toThrow(/never anonymous/);
   });
 
   it('answers 500 and logs when status() throws, and keeps serving', async () => {

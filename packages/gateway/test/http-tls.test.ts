@@ -5,13 +5,15 @@ import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { createCa, createServerCertificate, type PemPair } from '@psi-lab/pki';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startStatusServer, type StatusServer } from '../src/http/index.js';
+import { within } from '@psi-lab/testkit';
+import { createStatusRequestHandler, startHttpsServer, type HttpsServer } from '../src/http/index.js';
 import { COUNTER_HELP, type GatewayCounters, type GatewayStatus } from '../src/status/types.js';
 
 let ca: PemPair;
 let first: PemPair;
 let second: PemPair;
-let running: StatusServer | undefined;
+let running: HttpsServer | undefined;
+const TOKEN = 'admin-token-for-the-tls-tests';
 const clientSockets: Socket[] = [];
 
 beforeAll(() => {
@@ -38,8 +40,11 @@ function emptyStatus(): GatewayStatus {
   };
 }
 
-async function start(status: () => GatewayStatus = emptyStatus): Promise<StatusServer> {
-  running = await startStatusServer({ host: '127.0.0.1', port: 0, tls: first, status });
+async function start(status: () => GatewayStatus = emptyStatus, maxConnectionsPerSource = 64): Promise<HttpsServer> {
+  running = await startHttpsServer({
+    name: 'admin server', host: '127.0.0.1', port: 0, tls: first, maxConnectionsPerSource,
+    onRequest: createStatusRequestHandler({ status, now: Date.now, adminToken: TOKEN }),
+  });
   return running;
 }
 
@@ -101,6 +106,43 @@ describe('status server TLS', () => {
     const modern = await openTlsConnection(port, { maxVersion: 'TLSv1.2' });
     expect(modern.getProtocol()).toBe('TLSv1.2');
   });
+
+  it('takes TLS 1.2 only with ECDHE and an AEAD cipher: no static RSA, no CBC', async () => {
+    const { port } = await start();
+    for (const cipher of ['AES128-SHA', 'AES256-GCM-SHA384', 'ECDHE-RSA-AES128-SHA', 'ECDHE-RSA-AES256-SHA384', 'AES128-CCM8']) {
+      const client = connectTls({ host: '127.0.0.1', port, ca: ca.cert, maxVersion: 'TLSv1.2', ciphers: `${cipher}@SECLEVEL=0` });
+      clientSockets.push(client);
+      const outcome = await new Promise<string>((resolve) => {
+        client.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+        client.once('secureConnect', () => resolve(`accepted ${client.getCipher().name}`));
+      });
+      expect(outcome, cipher).not.toMatch(/^accepted/);
+    }
+    const good = await openTlsConnection(port, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' });
+    expect(good.getCipher().name).toBe('ECDHE-RSA-AES128-GCM-SHA256');
+    const tls13 = await openTlsConnection(port);
+    expect(tls13.getProtocol()).toBe('TLSv1.3');
+  });
+
+  it('cuts a connection that never finishes its TLS handshake within a few seconds', async () => {
+    const { port } = await start();
+    const silent = connectTcp(port, '127.0.0.1');
+    clientSockets.push(silent);
+    await once(silent, 'connect');
+    const opened = Date.now();
+    await within(once(silent, 'close'), 15_000, 'the server to close a connection that sent no ClientHello');
+    // The handshake bound is 5 s: closed by it, not by a minutes-long default.
+    expect(Date.now() - opened).toBeLessThan(14_000);
+  }, 20_000);
+
+  it('caps the connections one source address may hold', async () => {
+    const { port } = await start(emptyStatus, 3);
+    const held = await Promise.all([0, 1, 2].map(() => openTlsConnection(port)));
+    const fourth = connectTcp(port, '127.0.0.1');
+    clientSockets.push(fourth);
+    await within(once(fourth, 'close'), 10_000, 'the server to close the fourth connection from one address');
+    expect(held.every((socket) => !socket.destroyed)).toBe(true);
+  });
 });
 
 describe('status server close()', () => {
@@ -130,7 +172,7 @@ describe('status server close()', () => {
     });
     const agent = new Agent({ keepAlive: true, ca: ca.cert });
     const answer = await new Promise<{ status: number; body: string; socket: Socket }>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path: '/api/status', agent }, (res) => {
+      const req = request({ host: '127.0.0.1', port, path: '/api/status', agent, headers: { authorization: `Bearer ${TOKEN}` } }, (res) => {
         let body = '';
         // Captured now: once the answer ends, the agent takes the socket back.
         const socket = res.socket;

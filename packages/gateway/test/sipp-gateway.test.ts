@@ -72,7 +72,7 @@ describeIfSipp('SIPp through the gateway', () => {
       const uasPort = String(uas.localPort);
       expect((await sipp({ scenario: 'register-uas-uac.xml', target: `${HOST}:5060`, transport: 'u1', calls: 1, injectionFile: callee, extraArgs: ['-key', 'uas_port', uasPort] })).successful).toBe(1);
       expect((await sipp({ scenario: 'register-auth-uac.xml', target: `${HOST}:5060`, transport: 'u1', calls: 1, injectionFile: caller })).successful).toBe(1);
-      const uac = await sipp({ scenario: 'call-auth-uac.xml', target: `${stunnel.address}:${stunnel.port}`, transport: 'tn', calls: 10, rate: 10, injectionFile: caller, extraArgs: ['-s', '1002'], timeoutMs: 35_000 });
+      const uac = await sipp({ scenario: 'call-auth-uac.xml', target: `${stunnel.address}:${stunnel.port}`, transport: 'tn', calls: 10, rate: 10, injectionFile: caller, extraArgs: ['-s', '1002', '-auth_uri', `1002@${stunnel.address}:${stunnel.port}`], timeoutMs: 35_000 });
       uas.stop();
       const server = await uas.result;
       expect(uac.successful, `${uac.errors}\n${uac.stderr}`).toBe(10);
@@ -90,7 +90,7 @@ describeIfSipp('SIPp through the gateway', () => {
     // Over UDP: a registration over TCP from SIPp's own port ends with that SIPp's connection.
     const self = await sipp({ scenario: 'register-auth-uac.xml', target: `${HOST}:5060`, transport: 'u1', calls: 1, injectionFile: caller });
     expect(self.successful, self.errors).toBe(1);
-    const uac = await sipp({ scenario: 'call-auth-uac.xml', target: `${HOST}:5060`, transport, calls, rate: 10, injectionFile: caller, extraArgs: ['-s', '1002'], timeoutMs: 35_000 });
+    const uac = await sipp({ scenario: 'call-auth-uac.xml', target: `${HOST}:5060`, transport, calls, rate: 10, injectionFile: caller, extraArgs: ['-s', '1002', '-auth_uri', `1002@${HOST}:5060`], timeoutMs: 35_000 });
     uas.stop();
     const server = await uas.result;
     expect(uac.successful, `${uac.errors}\n${uac.stderr}`).toBe(calls);

@@ -8,13 +8,22 @@ export const PBX_API_PORT = 8070;
 
 export interface LabPbx {
   pbx: RunningPbx;
+  /** The management API's base URL (https). */
+  apiUrl: string;
   apiPort: number;
   store: SqliteStore;
   close(): Promise<void>;
 }
 
-/** The MiVoice 5000 role of the lab: its database, subscribers, SIP and management API. */
-export async function startLabPbx(options: { dbFile: string; host: string; users: LabUser[]; zoomUsers: Set<string>; token: string; logger: Logger; sipTrace: boolean; trunk?: string }): Promise<LabPbx> {
+/**
+ * The MiVoice 5000 role of the lab: its database, subscribers, SIP and management API (HTTPS),
+ * on the site's LAN address (`host`): sets never reach it but through the gateway.
+ */
+export async function startLabPbx(options: {
+  dbFile: string; host: string; users: LabUser[]; zoomUsers: Set<string>; token: string; logger: Logger; sipTrace: boolean; trunk?: string;
+  /** The API's certificate and key (PEM files). */
+  apiTls: { certFile: string; keyFile: string };
+}): Promise<LabPbx> {
   // NORMAL: with WAL a committed change still survives kill -9; only a power cut could cost the last ones.
   const store = SqliteStore.open(options.dbFile, { realm: LAB_REALM, synchronous: 'NORMAL' });
   seedDefaults(store);
@@ -24,9 +33,9 @@ export async function startLabPbx(options: { dbFile: string; host: string; users
   }
   const trunk = options.trunk ? { address: options.trunk.slice(0, options.trunk.lastIndexOf(':')), port: Number(options.trunk.slice(options.trunk.lastIndexOf(':') + 1)) } : undefined;
   const pbx = await startPbx({ store, host: options.host, port: PBX_SIP_PORT, logger: options.logger, sipTrace: options.sipTrace, trunk });
-  const api = await startManagementApi({ store, token: options.token, host: options.host, port: PBX_API_PORT, logger: options.logger, blocks: pbx.blocker });
+  const api = await startManagementApi({ store, token: options.token, host: options.host, port: PBX_API_PORT, tls: options.apiTls, logger: options.logger, blocks: pbx.blocker });
   return {
-    pbx, store, apiPort: api.port,
+    pbx, store, apiUrl: api.url, apiPort: api.port,
     close: async () => {
       await api.close();
       await pbx.close();

@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   console.log(`calling ${CALLS} times at up to ${CALL_RATE}/s...`);
   const uas = await startSipp({ scenario: 'call-uas.xml', transport: 'u1', calls: CALLS, localPort: trunkPort, timeoutMs: 120_000, traceMessages: false });
   await uas.ready;
-  const calls = await runSipp({ scenario: 'call-auth-uac.xml', target, transport: 'u1', calls: CALLS, rate: CALL_RATE, injectionFile: csv, timeoutMs: 110_000, traceMessages: false, keepFiles: process.env.BENCH_KEEP === '1', extraArgs: ['-s', '0612345678', '-rate_max', String(CALL_RATE)] });
+  const calls = await runSipp({ scenario: 'call-auth-uac.xml', target, transport: 'u1', calls: CALLS, rate: CALL_RATE, injectionFile: csv, timeoutMs: 110_000, traceMessages: false, keepFiles: process.env.BENCH_KEEP === '1', extraArgs: ['-s', '0612345678', '-auth_uri', `0612345678@${target}`, '-rate_max', String(CALL_RATE)] });
   uas.stop();
   await uas.result;
   if (calls.failed > 0) {

@@ -10,3 +10,5 @@ export * from './api/index.js';
 export * from './routing/forked-call.js';
 export * from './routing/call-router.js';
 export * from './routing/in-dialog.js';
+export * from './routing/dialog-routes.js';
+export * from './security/sip-access.js';

@@ -161,7 +161,7 @@ describe('management API subscribers', () => {
     expectError(await call('POST', '/api/subscribers', { body: huge }), 413, 'body-too-large', 'body');
     // Without a Content-Length (chunked), the limit still holds.
     const status = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port: api.port, method: 'POST', path: '/api/subscribers', headers: { authorization: `Bearer ${TOKEN}` } }, (res) => {
+      const req = httpRequest({ host: '127.0.0.1', port: api.port, method: 'POST', path: '/api/subscribers', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } }, (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
       });
@@ -251,6 +251,64 @@ describe('management API MBG entry and gateway credentials', () => {
     await call('DELETE', '/api/subscribers/1001');
     await call('DELETE', '/api/subscribers/1002');
     await call('DELETE', '/api/mbg');
+  });
+});
+
+describe('management API: what an attacker meets', () => {
+  it('locks out a source after 10 wrong credentials for an hour: then even the right token gets 429', async () => {
+    for (let i = 0; i < 9; i++) expectError(await call('GET', '/api/subscribers', { authorization: `Bearer guess-${i}` }), 401, 'unauthorized', 'authorization');
+    expect((await call('GET', '/api/subscribers')).status).toBe(200);
+    expectError(await call('GET', '/api/subscribers', { authorization: basic(MBG.account, 'guess') }), 401, 'unauthorized', 'authorization');
+    const locked = await call('GET', '/api/subscribers');
+    expectError(locked, 429, 'too-many-failures', 'authorization');
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(3500);
+  });
+
+  it('refuses a body that is not declared as JSON (a browser form post cannot pass for an API call)', async () => {
+    const response = await fetch(`http://127.0.0.1:${api.port}/api/subscribers`, {
+      method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'text/plain' },
+      body: JSON.stringify({ extension: '1009', name: 'Eve', email: 'eve@example.com', password: 'eve-secret-9' }),
+    });
+    const text = await response.text();
+    expectError({ status: response.status, headers: response.headers, text, body: JSON.parse(text) }, 415, 'unsupported-media-type', 'content-type');
+    expect(store.getSubscriber('1009')).toBeUndefined();
+  });
+
+  it('hands HA1s only to the MBG\'s own address, and answers an unchanged list 304 to its ETag', async () => {
+    const gateway = (headers: Record<string, string> = {}): Promise<Response> => fetch(`http://127.0.0.1:${api.port}/api/gateway/credentials`, {
+      headers: { authorization: basic(MBG.account, MBG.sharedSecret), ...headers },
+    });
+    await call('PUT', '/api/mbg', { body: { ...MBG, address: '127.0.0.9' } });
+    const elsewhere = await gateway();
+    const text = await elsewhere.text();
+    expectError({ status: elsewhere.status, headers: elsewhere.headers, text, body: JSON.parse(text) }, 403, 'not-the-gateway', null);
+
+    await call('PUT', '/api/mbg', { body: MBG });
+    const first = await gateway();
+    expect(first.status).toBe(200);
+    const etag = first.headers.get('etag')!;
+    expect(etag).toMatch(/^"[\w-]+"$/);
+    const unchanged = await gateway({ 'if-none-match': etag });
+    expect(unchanged.status).toBe(304);
+    expect(await unchanged.text()).toBe('');
+    await call('POST', '/api/subscribers', { body: { extension: '1005', name: 'Erin', email: 'erin@example.com', password: 'erin-secret-5' } });
+    const changed = await gateway({ 'if-none-match': etag });
+    expect(changed.status).toBe(200);
+    expect(((await changed.json()) as Array<{ extension: string }>).map((c) => c.extension)).toContain('1005');
+  });
+});
+
+describe('management API site networks', () => {
+  it('adds, lists and removes the networks on-site phones reach the pbx from', async () => {
+    const added = await call('POST', '/api/site-networks', { body: { cidr: '10.20.0.0/16', comment: 'desk phones, floor 2' } });
+    expect(added.status).toBe(201);
+    const { id } = added.body as { id: number };
+    expect((await call('GET', '/api/site-networks')).body).toEqual([{ id, cidr: '10.20.0.0/16', comment: 'desk phones, floor 2' }]);
+    expect(store.listSiteNetworks()).toHaveLength(1);
+    expectError(await call('POST', '/api/site-networks', { body: { cidr: '10.20.0.0/16' } }), 409, 'duplicate-cidr', 'cidr');
+    expectError(await call('POST', '/api/site-networks', { body: { cidr: '10.20.0.1/16' } }), 400, 'bad-cidr', 'cidr');
+    expect((await call('DELETE', `/api/site-networks/${id}`)).status).toBe(204);
+    expectError(await call('DELETE', `/api/site-networks/${id}`), 404, 'not-found', 'id');
   });
 });
 

@@ -1,3 +1,4 @@
+import dgram from 'node:dgram';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SipApp, type IncomingRequest, type OutgoingResponse, type SipRequest } from '@psi-lab/sip';
 import { leaseLoopbackAddress, waitFor } from '@psi-lab/testkit';
@@ -6,8 +7,10 @@ import { COMPLETED_ELSEWHERE, SqliteStore, startPbx, type RunningPbx } from '../
 const REALM = 'psi-lab';
 /** Generous: every wait here is for an event that comes in milliseconds on an idle machine. */
 const BOUND_MS = 10_000;
-/** A source address of this file's own that never authenticates. */
+/** A source address of this file's own, on no site network: the pbx must not hear it. */
 const STRANGER = await leaseLoopbackAddress();
+/** Another phone of the site: heard by the pbx, but party to nobody's dialog. */
+const NEIGHBOUR = await leaseLoopbackAddress();
 type Behaviour = (req: IncomingRequest, res: OutgoingResponse) => void;
 
 interface Phone {
@@ -78,6 +81,9 @@ describe('pbx call routing over real sockets', () => {
 
   beforeAll(async () => {
     store = SqliteStore.open(':memory:', { realm: REALM });
+    // The test's phones are desk phones of the site; so is the neighbour.
+    store.addSiteNetwork('127.0.0.1/32', 'the test phones');
+    store.addSiteNetwork(`${NEIGHBOUR}/32`, 'another desk phone');
     for (const [extension, name, password] of SUBSCRIBERS) store.addSubscriber({ extension, name, email: `${name.toLowerCase()}@psi-lab.test`, password });
     // The PSTN first, on a port of its own: the pbx is then pointed at a port that is really held.
     const app = new SipApp();
@@ -140,6 +146,22 @@ describe('pbx call routing over real sockets', () => {
     });
     expect(bye.response.status).toBe(200);
     expect(desk.byes).toHaveLength(1);
+  });
+
+  it('asserts the caller from its subscriber record: the display name a caller writes is never passed on', async () => {
+    const carol = await phone('1003', 'carol-secret-3', answer);
+    const { response } = await caller.request({
+      method: 'INVITE', uri: `sip:1003@${REALM}`, destination: { protocol: 'udp', address: '127.0.0.1', port: pbx.port },
+      to: `<sip:1003@${REALM}>`, from: `"Alice (Finance) 1001" <sip:1002@${REALM}>`, body: 'v=0\r\n', auth: { username: '1002', password: 'bob-secret-22' },
+      headers: { 'P-Asserted-Identity': `"Alice" <sip:1001@${REALM}>`, 'P-Preferred-Identity': `<sip:1001@${REALM}>` },
+    });
+    expect(response.status).toBe(200);
+    const invite = carol.invites[0];
+    expect(invite.msg.from.name).toBe('Bob');
+    expect(invite.getAll('p-asserted-identity')).toEqual([`"Bob" <sip:1002@${REALM}>`]);
+    expect(invite.get('p-preferred-identity')).toBeUndefined();
+    // The caller gets its own From back, display name and tag as it wrote them.
+    expect(response.from.name).toBe('Alice (Finance) 1001');
   });
 
   it('answers 404 for an unknown extension and 480 when nothing is registered', async () => {
@@ -221,17 +243,67 @@ describe('pbx call routing over real sockets', () => {
     expect(reinvites).toEqual(['v=0\r\na=sendonly\r\n']);
   });
 
-  it('challenges an in-dialog request from a source that never authenticated', async () => {
-    const stranger = new SipApp();
-    await stranger.listen({ protocol: 'udp', host: STRANGER, port: 0 });
+  it('routes in-dialog requests only along dialogs it knows: made-up ids get 481, never a relay to the host they name', async () => {
+    // A listener where the forged Request-URI and Route point: nothing may reach it.
+    const bait = new SipApp();
+    const baited: string[] = [];
+    bait.transport.on('request', (r) => baited.push(r.method));
+    const { local } = await bait.listen({ protocol: 'udp', port: 0 });
     try {
-      const { response } = await stranger.request({
-        method: 'BYE', uri: 'sip:1004@127.0.0.1:9', destination: { protocol: 'udp', address: '127.0.0.1', port: pbx.port },
-        from: '<sip:1002@psi-lab>;tag=forged', to: '<sip:1004@psi-lab>;tag=guessed', headers: { Route: `<sip:127.0.0.1:${pbx.port};lr>` },
-      });
-      expect(response.status).toBe(407);
+      for (const method of ['BYE', 'MESSAGE', 'INVITE']) {
+        const { response } = await caller.request({
+          method, uri: `sip:1004@127.0.0.1:${local.port}`, destination: { protocol: 'udp', address: '127.0.0.1', port: pbx.port },
+          from: '<sip:1002@psi-lab>;tag=forged', to: '<sip:1004@psi-lab>;tag=guessed',
+          headers: { Route: `<sip:127.0.0.1:${pbx.port};lr>, <sip:127.0.0.1:${local.port};lr>` },
+        });
+        expect(response.status, method).toBe(481);
+      }
+      // The 481s came after the pbx decided: anything relayed would have been sent before them.
+      expect(baited).toEqual([]);
     } finally {
-      await stranger.close();
+      await bait.close();
+    }
+  });
+
+  it('takes a request inside a real dialog only from that dialog\'s parties', async () => {
+    await phone('1004', 'dan-secret-44', answer);
+    const { request, response } = await call('1004');
+    expect(response.status).toBe(200);
+    // Another on-site phone (allowed to talk to the pbx at all) tries to hang the call up.
+    const intruder = new SipApp();
+    await intruder.listen({ protocol: 'udp', host: NEIGHBOUR, port: 0 });
+    try {
+      const bye = await intruder.request({
+        method: 'BYE', uri: response.contact!.uri.toString(), destination: { protocol: 'udp', address: '127.0.0.1', port: pbx.port },
+        callId: request.callId, cseq: request.cseq.seq + 1, from: request.get('from'), to: response.get('to'),
+        headers: { Route: response.get('record-route')! },
+      });
+      expect(bye.response.status).toBe(403);
+    } finally {
+      await intruder.close();
+    }
+  });
+
+  it('does not hear a source outside its MBG, its site networks and its trunk', async () => {
+    const sock = dgram.createSocket('udp4');
+    const answers: Buffer[] = [];
+    sock.on('message', (m) => answers.push(m));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        sock.once('error', reject);
+        sock.bind(0, STRANGER, () => resolve());
+      });
+      const dropped = pbx.app.transport.stats.dropped;
+      const invite = [
+        `INVITE sip:1004@${REALM} SIP/2.0`, `Via: SIP/2.0/UDP ${STRANGER}:${sock.address().port};branch=z9hG4bK-stranger;rport`, 'Max-Forwards: 70',
+        `From: <sip:1002@${REALM}>;tag=s`, `To: <sip:1004@${REALM}>`, 'Call-ID: stranger@test', 'CSeq: 1 INVITE', 'Content-Length: 0', '', '',
+      ].join('\r\n');
+      sock.send(invite, pbx.port, '127.0.0.1');
+      await waitFor(() => pbx.app.transport.stats.dropped > dropped, BOUND_MS, 'the pbx to drop the stranger\'s INVITE');
+      // Dropped by the pbx's own decision before parsing: no answer is on its way.
+      expect(answers).toEqual([]);
+    } finally {
+      sock.close();
     }
   });
 

@@ -12,11 +12,15 @@ const REALM = 'pbx.psi-lab.test';
 /** Source addresses of this file's own: one to be blocked, one on the Allow-List. */
 const ATTACKER = await leaseLoopbackAddress();
 const GATEWAY = await leaseLoopbackAddress();
+/** Neither the MBG nor on a site network: the pbx must not hear it at all. */
+const STRANGER = await leaseLoopbackAddress();
 const DESK_PHONES = ['<sip:1001@10.1.1.1:5060>', '<sip:1001@10.1.1.2:5062>;q=0.5', '<sip:1001@10.1.1.3:5064;transport=tcp>'];
 
 function seed(store: SqliteStore): void {
   store.addSubscriber({ extension: '1001', name: 'Alice', email: 'alice@psi-lab.test', password: 'alice-secret-1' });
   store.addSubscriber({ extension: '1002', name: 'Bob', email: 'bob@psi-lab.test', password: 'bob-secret-22' });
+  // The test's own phones are desk phones on the site's network.
+  store.addSiteNetwork('127.0.0.1/32', 'the test phones');
 }
 
 describe('pbx registrar (RFC 3261 §10) over real sockets', () => {
@@ -148,6 +152,8 @@ describe('pbx SIP security', () => {
     store = SqliteStore.open(':memory:', { realm: REALM });
     seed(store);
     store.addAllowListEntry(`${GATEWAY}/32`, 'the gateway');
+    store.setMbg({ address: GATEWAY, publicFqdn: 'gateway.test', account: 'mbg', sharedSecret: 'mbg-shared-secret' });
+    store.addSiteNetwork(`${ATTACKER}/32`, 'an on-site phone gone bad');
     pbx = await startPbx({ store, port: 0, blockPolicy: { maxFailures: 3 } });
   });
   afterEach(async () => {
@@ -199,6 +205,28 @@ describe('pbx SIP security', () => {
     expect(pbx.blocker.lift(ATTACKER)).toBe(true);
     expect((await wrongRegister(attacker)).response.status).toBe(401);
   }, 30_000);
+
+  it('does not hear a source that is neither its MBG nor on a site network: dropped unanswered, counted nowhere', async () => {
+    const dropped = pbx.app.transport.stats.dropped;
+    const sock = dgram.createSocket('udp4');
+    const answers: Buffer[] = [];
+    sock.on('message', (m) => answers.push(m));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        sock.once('error', reject);
+        sock.bind(0, STRANGER, () => resolve());
+      });
+      sock.send(probe('stranger'), pbx.port, '127.0.0.1');
+      await waitFor(() => pbx.app.transport.stats.dropped > dropped, 10_000, 'the pbx to drop the stranger\'s REGISTER');
+      expect(answers).toEqual([]);
+      expect(pbx.blocker.list()).toEqual([]);
+    } finally {
+      sock.close();
+    }
+    // The MBG is heard without being on a site network.
+    const gateway = await clientFrom(GATEWAY);
+    expect((await gateway.request({ method: 'OPTIONS', uri: `sip:${REALM}`, destination: { protocol: 'udp', address: '127.0.0.1', port: pbx.port } })).response.status).toBe(200);
+  });
 
   it('never blocks an address on the Allow-List', async () => {
     const gateway = await clientFrom(GATEWAY);

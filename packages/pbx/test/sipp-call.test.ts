@@ -20,6 +20,8 @@ describeIfSipp('SIPp calls through the pbx', () => {
     store = SqliteStore.open(':memory:', { realm: 'psi-lab' });
     store.addSubscriber({ extension: '1002', name: 'Bob', email: 'bob@psi-lab.test', password: 'bob-secret-22' });
     writeFileSync(csv, 'SEQUENTIAL\n1002;bob-secret-22\n');
+    // SIPp the caller is an on-site phone; SIPp the trunk is heard as the trunk.
+    store.addSiteNetwork(`${HOST}/32`, 'SIPp, the caller');
     pbx = await startPbx({ store, host: HOST, port: 0, trunk: { address: HOST, port: TRUNK_PORT } });
   });
   afterAll(async () => {
@@ -33,7 +35,7 @@ describeIfSipp('SIPp calls through the pbx', () => {
       const uas = await startSipp({ scenario: 'call-uas.xml', transport: 'u1', calls: 20, localAddress: HOST, localPort: TRUNK_PORT, timeoutMs: 40_000 });
       try {
         await uas.ready;
-        const uac = await runSipp({ scenario: 'call-auth-uac.xml', target: `${HOST}:${pbx.port}`, localAddress: HOST, transport, calls: 20, rate: 20, injectionFile: csv, extraArgs: ['-s', '0123456789'], timeoutMs: 30_000 });
+        const uac = await runSipp({ scenario: 'call-auth-uac.xml', target: `${HOST}:${pbx.port}`, localAddress: HOST, transport, calls: 20, rate: 20, injectionFile: csv, extraArgs: ['-s', '0123456789', '-auth_uri', `0123456789@${HOST}:${pbx.port}`], timeoutMs: 30_000 });
         uas.stop();
         const server = await uas.result;
         expect(uac.successful, `${uac.errors}\n${uac.stderr}`).toBe(20);

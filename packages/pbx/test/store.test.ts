@@ -257,7 +257,7 @@ describe('SqliteStore opening', () => {
   it('refuses an empty realm and reports the schema version', () => {
     expect(() => SqliteStore.open(':memory:', { realm: '' })).toThrow(StoreError);
     const store = SqliteStore.open(':memory:', { realm: REALM });
-    expect(store.schemaVersion).toBe(1);
+    expect(store.schemaVersion).toBe(2);
     expect(store.realm).toBe(REALM);
     store.close();
     store.close();

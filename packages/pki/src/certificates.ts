@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { X509Certificate, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import forge from 'node-forge';
 
@@ -70,31 +70,72 @@ export function createServerCertificate(ca: PemPair, options: ServerCertificateO
   return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(keys.privateKey) };
 }
 
+export interface LabCertificateOptions extends ServerCertificateOptions {
+  /** Where the CA lives (ca.pem, ca.key): apart from every certificate it signs, readable by its owner only. */
+  caDir: string;
+  /** Where the server certificate goes (server.pem, server.key) with a copy of ca.pem, the file clients install. */
+  certDir: string;
+}
+
 /**
- * The lab's certificates in `dir` (ca.pem, ca.key, server.pem, server.key): read when present,
- * generated once when not, so clients that installed the CA keep trusting the lab.
+ * The lab's CA in `caDir` (read when present, made once when not, so clients that installed it
+ * keep trusting the lab) and a server certificate it signed in `certDir`. The CA's private key
+ * never sits beside a certificate it signed: whoever can read the gateway's files cannot mint
+ * certificates. A server certificate that does not cover `names` (the public address changed)
+ * or expires within 30 days is made anew.
  */
-export function ensureLabCertificates(dir: string, options: ServerCertificateOptions = {}): LabCertificates {
-  const files = { caFile: join(dir, 'ca.pem'), certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server.key') };
-  const caKeyFile = join(dir, 'ca.key');
-  if ([files.caFile, caKeyFile, files.certFile, files.keyFile].every((f) => existsSync(f))) {
-    return {
-      ca: { cert: readFileSync(files.caFile, 'utf8'), key: readFileSync(caKeyFile, 'utf8') },
-      server: { cert: readFileSync(files.certFile, 'utf8'), key: readFileSync(files.keyFile, 'utf8') },
-      files,
-    };
+export function ensureLabCertificates(options: LabCertificateOptions): LabCertificates {
+  const { caDir, certDir, ...serverOptions } = options;
+  const ca = ensureLabCa(caDir, certDir);
+  const files = { caFile: join(certDir, 'ca.pem'), certFile: join(certDir, 'server.pem'), keyFile: join(certDir, 'server.key') };
+  mkdirSync(certDir, { recursive: true });
+  if (!existsSync(files.caFile) || readFileSync(files.caFile, 'utf8') !== ca.cert) writeFileAtomic(files.caFile, ca.cert);
+  let server: PemPair | undefined;
+  if (existsSync(files.certFile) && existsSync(files.keyFile)) {
+    const current = { cert: readFileSync(files.certFile, 'utf8'), key: readFileSync(files.keyFile, 'utf8') };
+    if (stillFits(current.cert, ca.cert, serverOptions.names ?? DEFAULT_NAMES)) server = current;
   }
-  mkdirSync(dir, { recursive: true });
-  const ca = existsSync(files.caFile) && existsSync(caKeyFile)
-    ? { cert: readFileSync(files.caFile, 'utf8'), key: readFileSync(caKeyFile, 'utf8') }
-    : createCa();
-  const server = createServerCertificate(ca, options);
-  // Keys first: whoever sees a certificate can then read its key.
-  writeFileAtomic(caKeyFile, ca.key, 0o600);
-  writeFileAtomic(files.caFile, ca.cert);
-  writeFileAtomic(files.keyFile, server.key, 0o600);
-  writeFileAtomic(files.certFile, server.cert);
+  if (!server) {
+    server = createServerCertificate(ca, serverOptions);
+    // Key first: whoever sees the certificate can then read its key.
+    writeFileAtomic(files.keyFile, server.key, 0o600);
+    writeFileAtomic(files.certFile, server.cert);
+  }
   return { ca, server, files };
+}
+
+/**
+ * The CA in `dir`, made once. A CA key left in `formerDir` by an older lab (which kept it with
+ * the server certificate) is moved here first, so the sets that trust that CA keep trusting.
+ */
+export function ensureLabCa(dir: string, formerDir?: string): PemPair {
+  const caFile = join(dir, 'ca.pem');
+  const caKeyFile = join(dir, 'ca.key');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  const oldKey = formerDir === undefined ? undefined : join(formerDir, 'ca.key');
+  if (oldKey && existsSync(oldKey) && !existsSync(caKeyFile) && existsSync(join(formerDir!, 'ca.pem'))) {
+    writeFileAtomic(caKeyFile, readFileSync(oldKey, 'utf8'), 0o600);
+    writeFileAtomic(caFile, readFileSync(join(formerDir!, 'ca.pem'), 'utf8'));
+    rmSync(oldKey);
+  }
+  if (existsSync(caFile) && existsSync(caKeyFile)) return { cert: readFileSync(caFile, 'utf8'), key: readFileSync(caKeyFile, 'utf8') };
+  const ca = createCa();
+  writeFileAtomic(caKeyFile, ca.key, 0o600);
+  writeFileAtomic(caFile, ca.cert);
+  return ca;
+}
+
+/** Signed by this CA, valid for 30 more days at least, and naming every one of `names`. */
+function stillFits(certPem: string, caPem: string, names: string[]): boolean {
+  try {
+    const cert = new X509Certificate(certPem);
+    if (!cert.checkIssued(new X509Certificate(caPem))) return false;
+    if (Date.parse(cert.validTo) - Date.now() < 30 * 86_400_000) return false;
+    return names.every((name) => (isIp(name) ? cert.checkIP(name) !== undefined : cert.checkHost(name) !== undefined));
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -24,13 +24,36 @@ describe('lab certificates', () => {
     expect(cert.checkIssued(caCert)).toBe(true);
   });
 
-  it('generates once into a folder and reads the same files back after', () => {
-    const first = ensureLabCertificates(join(dir, 'certs'));
-    const second = ensureLabCertificates(join(dir, 'certs'));
+  it('generates once, keeps the CA key apart from the certificate it signs, and reads the same files back after', () => {
+    const folders = { caDir: join(dir, 'ca'), certDir: join(dir, 'certs') };
+    const first = ensureLabCertificates(folders);
+    const second = ensureLabCertificates(folders);
     expect(second.ca.cert).toBe(first.ca.cert);
     expect(second.server.cert).toBe(first.server.cert);
     expect(readFileSync(first.files!.caFile, 'utf8')).toBe(first.ca.cert);
     expect(statSync(first.files!.keyFile).mode & 0o077).toBe(0);
+    expect(readdirSync(folders.certDir).sort()).toEqual(['ca.pem', 'server.key', 'server.pem']);
+    expect(readdirSync(folders.caDir).sort()).toEqual(['ca.key', 'ca.pem']);
+    expect(statSync(folders.caDir).mode & 0o077).toBe(0);
+    expect(statSync(join(folders.caDir, 'ca.key')).mode & 0o077).toBe(0);
+  });
+
+  it('makes a new server certificate (same CA) when the names change, and moves an old lab\'s CA key out of the certificates', () => {
+    const certDir = join(dir, 'old-certs');
+    // An older lab kept everything in one folder.
+    const old = createCa();
+    mkdirSync(certDir, { recursive: true });
+    writeFileSync(join(certDir, 'ca.pem'), old.cert);
+    writeFileSync(join(certDir, 'ca.key'), old.key);
+    const caDir = join(dir, 'moved-ca');
+    const first = ensureLabCertificates({ caDir, certDir, names: ['localhost', '127.0.0.1'] });
+    expect(first.ca.cert).toBe(old.cert);
+    expect(existsSync(join(certDir, 'ca.key'))).toBe(false);
+    expect(readFileSync(join(caDir, 'ca.key'), 'utf8')).toBe(old.key);
+    const renamed = ensureLabCertificates({ caDir, certDir, names: ['localhost', '127.0.0.1', 'gw.psi-lab.test'] });
+    expect(renamed.server.cert).not.toBe(first.server.cert);
+    expect(new X509Certificate(renamed.server.cert).checkHost('gw.psi-lab.test')).toBe('gw.psi-lab.test');
+    expect(ensureLabCertificates({ caDir, certDir, names: ['gw.psi-lab.test'] }).server.cert).toBe(renamed.server.cert);
   });
 
   // OpenSSL 3 refuses a DER INTEGER with a redundant leading byte ("illegal padding"); forge strips

@@ -305,15 +305,54 @@ describe('DigestServer.verify', () => {
     expect(verify(login(challenge, 'alice', { nc: 4 }))).toMatchObject({ ok: true });
   });
 
-  it('accepts RFC 2069 credentials (no qop), uppercase hex included', () => {
+  it('refuses an answer without qop although qop=auth was offered: it could be replayed for ever', () => {
     const server = serverAt({ t: 0 }, { algorithms: ['MD5'] });
+    const header = login(server.challenge()[0].replace(', qop="auth"', ''));
+    expect(header).not.toContain('qop=');
+    expect(server.verify({ method: 'REGISTER', header }, lookupFromPasswords)).toEqual({
+      ok: false, reason: 'qop-missing', stale: false, username: 'alice',
+    });
+    expect(server.verify({ method: 'REGISTER', header }, lookupFromPasswords)).toMatchObject({ reason: 'qop-missing' });
+  });
+
+  it('accepts RFC 2069 credentials (no qop) only when told to, uppercase hex included', () => {
+    const server = serverAt({ t: 0 }, { algorithms: ['MD5'], requireQop: false });
     const challenge = server.challenge()[0].replace(', qop="auth"', '');
     const header = login(challenge);
-    expect(header).not.toContain('qop=');
     const shouted = header.replace(/response="([0-9a-f]+)"/, (_m, hex: string) => `response="${hex.toUpperCase()}"`);
     expect(server.verify({ method: 'REGISTER', header: shouted }, lookupFromPasswords)).toEqual({
       ok: true, username: 'alice', realm: REALM, algorithm: 'MD5',
     });
+  });
+
+  it('refuses an answer whose uri is not the Request-URI, and compares them as URIs', () => {
+    const server = serverAt({ t: 0 });
+    const header = login(server.challenge()[0]);
+    expect(server.verify({ method: 'REGISTER', header, requestUri: 'sip:elsewhere.example.com' }, lookupFromPasswords)).toEqual({
+      ok: false, reason: 'uri-mismatch', stale: false, username: 'alice',
+    });
+    // Same URI, other spelling (host case): still the Request-URI.
+    expect(server.verify({ method: 'REGISTER', header, requestUri: URI.replace('registrar.example.com', 'REGISTRAR.example.COM') }, lookupFromPasswords)).toMatchObject({ ok: true });
+  });
+
+  it('binds a nonce to what it was issued for: answered from elsewhere it is not ours', () => {
+    const server = serverAt({ t: 0 });
+    const [challenge] = server.challenge({ boundTo: '192.0.2.10' });
+    expect(server.verify({ method: 'REGISTER', header: login(challenge), boundTo: '192.0.2.66' }, lookupFromPasswords)).toEqual({
+      ok: false, reason: 'forged-nonce', stale: false, username: 'alice',
+    });
+    expect(server.verify({ method: 'REGISTER', header: login(challenge), boundTo: undefined }, lookupFromPasswords)).toMatchObject({ reason: 'forged-nonce' });
+    expect(server.verify({ method: 'REGISTER', header: login(challenge), boundTo: '192.0.2.10' }, lookupFromPasswords)).toMatchObject({ ok: true });
+  });
+
+  it('hashes an unknown user\'s answer like a known one\'s before refusing it (no timing oracle)', () => {
+    const server = serverAt({ t: 0 }, { algorithms: ['MD5'] });
+    const header = login(server.challenge()[0], 'nobody', { password: 'x' });
+    let looked = 0;
+    expect(server.verify({ method: 'REGISTER', header }, () => { looked++; return undefined; })).toEqual({
+      ok: false, reason: 'unknown-user', stale: false, username: 'nobody',
+    });
+    expect(looked).toBe(1);
   });
 
   it('keeps nonce-count memory bounded and answers stale, not ok, for a forgotten fresh nonce', () => {

@@ -129,18 +129,21 @@ function readPair(certFile: string, keyFile: string): { cert: string; key: strin
   return { cert, key };
 }
 
+/**
+ * A first start without a certificate: a CA made for the occasion signs a server certificate,
+ * and its private key is thrown away. Kept beside the certificate, it would let anyone who can
+ * read the gateway's files mint certificates its sets trust; a deployment that wants to renew
+ * under the same CA signs its own certificate and points certFile and keyFile at it.
+ */
 function generate(config: GatewayConfig['certificate'], logger?: Logger): void {
-  const caKeyFile = join(dirname(config.caFile), 'ca.key');
-  const reuse = existsSync(config.caFile) && existsSync(caKeyFile);
-  const ca = reuse ? { cert: readFileSync(config.caFile, 'utf8'), key: readFileSync(caKeyFile, 'utf8') } : createCa('psi-lab gateway CA');
+  const ca = createCa('psi-lab gateway CA');
   const server = createServerCertificate(ca, { names: config.names });
-  for (const f of [config.caFile, caKeyFile, config.certFile, config.keyFile]) mkdirSync(dirname(f), { recursive: true });
-  // Keys first, each file renamed into place whole: the watcher never reads half a pair.
-  if (!reuse) {
-    writeFileAtomic(caKeyFile, ca.key, 0o600);
-    writeFileAtomic(config.caFile, ca.cert);
-  }
+  for (const f of [config.caFile, config.certFile, config.keyFile]) mkdirSync(dirname(f), { recursive: true });
+  const replacedCa = existsSync(config.caFile);
+  // Key first, each file renamed into place whole: the watcher never reads half a pair.
   writeFileAtomic(config.keyFile, server.key, 0o600);
+  writeFileAtomic(config.caFile, ca.cert);
   writeFileAtomic(config.certFile, server.cert);
-  logger?.info({ certFile: config.certFile, caFile: config.caFile, names: config.names }, 'generated the Web Server certificate and its CA (sets install the CA)');
+  logger?.info({ certFile: config.certFile, caFile: config.caFile, names: config.names }, 'generated the Web Server certificate and a CA for it (sets install the CA; its private key was not kept)');
+  if (replacedCa) logger?.warn({ caFile: config.caFile }, 'the CA file was replaced by a new CA: sets must install it again');
 }

@@ -37,6 +37,8 @@ export interface Check {
   readonly shape?: Readonly<Record<string, Check>>;
   /** A list's entry check. */
   readonly item?: Check;
+  /** An option that no longer exists: its check only says where it went. */
+  readonly retired?: boolean;
 }
 
 const WILDCARDS = new Set(['0.0.0.0', '::', '[::]']);
@@ -153,8 +155,8 @@ export function bool(): Check {
   };
 }
 
-/** An absolute http:// or https:// URL. */
-export function httpUrl(): Check {
+/** An absolute https:// URL: what the gateway reads from the pbx are password-equivalent hashes. */
+export function httpsUrl(): Check {
   const asText = text();
   return (value, field, problems) => {
     const url = asText(value, field, problems);
@@ -165,10 +167,20 @@ export function httpUrl(): Check {
     } catch {
       protocol = undefined;
     }
-    if (protocol === 'http:' || protocol === 'https:') return url;
-    problems.add(field, `must be an http:// or https:// URL, e.g. http://127.0.0.1:8070, not ${shown(url)}`);
+    if (protocol === 'https:') return url;
+    const fix = protocol === 'http:' ? ` (the link carries set credentials: serve the pbx API over TLS and write ${url.replace(/^http:/i, 'https:')})` : '';
+    problems.add(field, `must be an https:// URL, e.g. https://127.0.0.1:8070, not ${shown(url)}${fix}`);
     return undefined;
   };
+}
+
+/** An option that was moved or removed: present, it is a problem saying what to write instead. */
+export function retired(message: string): Check {
+  const check = (value: unknown, field: string, problems: ProblemList): unknown => {
+    if (!absent(value)) problems.add(field, message);
+    return undefined;
+  };
+  return Object.assign(check, { retired: true });
 }
 
 /** The path part of a URL, such as `/sip`. */

@@ -29,6 +29,8 @@ const FIXED = {
   sipTlsPort: 5061,
   httpsPort: 8443,
   wsPath: '/sip',
+  adminPort: 9080,
+  adminTokenFile: 'admin-token',
   certificateDir: 'certs',
   certificateWatch: true,
   certificateWatchIntervalMs: 2000,
@@ -37,8 +39,8 @@ const FIXED = {
   pbxTransport: 'tcp',
   pbxLocalHost: '127.0.0.1',
   pbxLocalPort: 5062,
-  pbxApi: 'http://127.0.0.1:8070',
-  credentialsRefreshSeconds: 60,
+  pbxApi: 'https://127.0.0.1:8070',
+  credentialsRefreshSeconds: 2,
   algorithms: ['MD5', 'SHA-256'],
   nonceTtlSeconds: 300,
   optionsIntervalSeconds: 20,
@@ -46,9 +48,14 @@ const FIXED = {
   mediaPortMin: 20000,
   mediaPortMax: 29999,
   maxAuthFailures: 10,
-  maxRequestsPerWindow: 2000,
+  maxUserAuthFailures: 10,
+  authFailureWindowSeconds: 600,
+  knownDeviceDays: 30,
+  maxRequestsPerWindow: 500,
   windowSeconds: 10,
-  blockSeconds: 600,
+  maxRequestsPerSecond: 5000,
+  blockSeconds: 3600,
+  maxBlockSeconds: 86_400,
   maxConnectionsPerSource: 64,
   logLevel: 'info',
   sipTrace: false,
@@ -69,7 +76,7 @@ export function defaultGatewayConfig(pbx: { account: string; secret: string }, b
  * missing pbx account or secret becomes '' (validation reports it).
  */
 export function completeGatewayConfig(input: GatewayConfigInput, baseDir: string): GatewayConfig {
-  const { sip = {}, https = {}, certificate = {}, pbx = {}, auth = {}, keepalive = {}, media = {}, security = {}, log = {} } = input;
+  const { sip = {}, https = {}, admin = {}, certificate = {}, pbx = {}, auth = {}, keepalive = {}, media = {}, security = {}, log = {} } = input;
   const host = sip.host ?? FIXED.host;
   const publicAddress = sip.publicAddress ?? host;
   const pbxLocalHost = pbx.localHost ?? FIXED.pbxLocalHost;
@@ -77,11 +84,12 @@ export function completeGatewayConfig(input: GatewayConfigInput, baseDir: string
   const fromBase = (path: string | undefined, fallback: string): string => (path === undefined ? join(certificateDir, fallback) : resolve(baseDir, path));
   return {
     sip: { host, publicAddress, port: sip.port ?? FIXED.sipPort, tlsPort: sip.tlsPort ?? FIXED.sipTlsPort },
-    https: {
-      host: https.host ?? host,
-      port: https.port ?? FIXED.httpsPort,
-      wsPath: https.wsPath ?? FIXED.wsPath,
-      ...(https.adminToken === undefined ? {} : { adminToken: https.adminToken }),
+    https: { host: https.host ?? host, port: https.port ?? FIXED.httpsPort, wsPath: https.wsPath ?? FIXED.wsPath },
+    admin: {
+      host: admin.host ?? FIXED.host,
+      port: admin.port ?? FIXED.adminPort,
+      ...(admin.token === undefined ? {} : { token: admin.token }),
+      tokenFile: resolve(baseDir, admin.tokenFile ?? FIXED.adminTokenFile),
     },
     certificate: {
       dir: certificateDir,
@@ -99,6 +107,7 @@ export function completeGatewayConfig(input: GatewayConfigInput, baseDir: string
       localHost: pbxLocalHost,
       localPort: pbx.localPort ?? FIXED.pbxLocalPort,
       api: pbx.api ?? FIXED.pbxApi,
+      ...(pbx.apiCaFile === undefined ? {} : { apiCaFile: resolve(baseDir, pbx.apiCaFile) }),
       account: pbx.account ?? '',
       secret: pbx.secret ?? '',
       credentialsRefreshSeconds: pbx.credentialsRefreshSeconds ?? FIXED.credentialsRefreshSeconds,
@@ -121,9 +130,14 @@ export function completeGatewayConfig(input: GatewayConfigInput, baseDir: string
     security: {
       accessList: (security.accessList ?? []).map((rule) => ({ ...rule }) as GatewayConfig['security']['accessList'][number]),
       maxAuthFailures: security.maxAuthFailures ?? FIXED.maxAuthFailures,
+      maxUserAuthFailures: security.maxUserAuthFailures ?? FIXED.maxUserAuthFailures,
+      authFailureWindowSeconds: security.authFailureWindowSeconds ?? FIXED.authFailureWindowSeconds,
+      knownDeviceDays: security.knownDeviceDays ?? FIXED.knownDeviceDays,
       maxRequestsPerWindow: security.maxRequestsPerWindow ?? FIXED.maxRequestsPerWindow,
       windowSeconds: security.windowSeconds ?? FIXED.windowSeconds,
+      maxRequestsPerSecond: security.maxRequestsPerSecond ?? FIXED.maxRequestsPerSecond,
       blockSeconds: security.blockSeconds ?? FIXED.blockSeconds,
+      maxBlockSeconds: security.maxBlockSeconds ?? FIXED.maxBlockSeconds,
       maxConnectionsPerSource: security.maxConnectionsPerSource ?? FIXED.maxConnectionsPerSource,
       scannerUserAgents: security.scannerUserAgents ? [...security.scannerUserAgents] : [...DEFAULT_SCANNER_USER_AGENTS],
     },

@@ -1,4 +1,4 @@
-import { bool, cidr, hostOrAddress, httpUrl, listOf, oneOf, port, section, text, urlPath, wholeNumber, type Check } from './check.js';
+import { bool, cidr, hostOrAddress, httpsUrl, listOf, oneOf, port, retired, section, text, urlPath, wholeNumber, type Check } from './check.js';
 
 const PINO_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const ONE_DAY = 86_400;
@@ -15,7 +15,13 @@ export const gatewaySchema: Check = section({
     host: hostOrAddress(),
     port: port({ zeroDisables: true }),
     wsPath: urlPath(),
-    adminToken: text(),
+    adminToken: retired('moved to admin.token: the status page, /api/* and /metrics have a listener of their own now (admin.host, admin.port; default https://127.0.0.1:9080), and it always wants a credential'),
+  }),
+  admin: section({
+    host: hostOrAddress(),
+    port: port({ zeroDisables: true }),
+    token: text(),
+    tokenFile: text({ spaces: true }),
   }),
   certificate: section({
     dir: text({ spaces: true }),
@@ -33,7 +39,8 @@ export const gatewaySchema: Check = section({
       transport: oneOf(['udp', 'tcp']),
       localHost: hostOrAddress(),
       localPort: port({ zeroDisables: false }),
-      api: httpUrl(),
+      api: httpsUrl(),
+      apiCaFile: text({ spaces: true }),
       account: text(),
       secret: text({ spaces: true }),
       credentialsRefreshSeconds: wholeNumber({ min: 1, max: ONE_DAY }),
@@ -70,9 +77,14 @@ export const gatewaySchema: Check = section({
       { example: '[{ cidr: 10.0.0.0/8, list: white }]' },
     ),
     maxAuthFailures: wholeNumber({ min: 1, max: 1_000_000 }),
+    maxUserAuthFailures: wholeNumber({ min: 1, max: 1_000_000 }),
+    authFailureWindowSeconds: wholeNumber({ min: 1, max: 30 * ONE_DAY }),
+    knownDeviceDays: wholeNumber({ min: 0, max: 3650, note: '0 remembers no device' }),
     maxRequestsPerWindow: wholeNumber({ min: 1, max: 100_000_000 }),
     windowSeconds: wholeNumber({ min: 1, max: ONE_DAY }),
+    maxRequestsPerSecond: wholeNumber({ min: 1, max: 100_000_000 }),
     blockSeconds: wholeNumber({ min: 1, max: 365 * ONE_DAY }),
+    maxBlockSeconds: wholeNumber({ min: 1, max: 365 * ONE_DAY }),
     maxConnectionsPerSource: wholeNumber({ min: 1, max: 1_000_000 }),
     scannerUserAgents: listOf(text({ spaces: true }), { example: '[friendly-scanner, sipvicious]' }),
   }),
@@ -82,10 +94,11 @@ export const gatewaySchema: Check = section({
   }),
 });
 
-/** Every option as a dotted path, list entries as `[]`: `sip.host`, `devices[].user`, ... */
+/** Every option as a dotted path, list entries as `[]`: `sip.host`, `devices[].user`, ... (retired ones left out) */
 export function optionPaths(check: Check = gatewaySchema, prefix = ''): string[] {
   const paths: string[] = [];
   for (const [key, option] of Object.entries(check.shape ?? {})) {
+    if (option.retired) continue;
     const path = prefix === '' ? key : `${prefix}.${key}`;
     if (option.shape) paths.push(...optionPaths(option, path));
     else if (option.item?.shape) paths.push(...optionPaths(option.item, `${path}[]`));

@@ -14,16 +14,25 @@ export interface GatewayConfig {
     /** SIP over TLS port (0 disables); default 5061. */
     tlsPort: number;
   };
-  /** The HTTPS server: status page, JSON API, /metrics, /healthz and WSS (RFC 7118). */
+  /** The set-facing HTTPS server: SIP over WSS (RFC 7118) and /healthz, nothing administrative. */
   https: {
     /** Address the HTTPS server binds to; default sip.host. */
     host: string;
-    /** Default 8443 (0 disables HTTPS and WSS). */
+    /** Default 8443 (0 disables WSS). */
     port: number;
     /** Path of the WebSocket upgrade for SIP over WSS; default `/sip`. */
     wsPath: string;
-    /** When set, the status page and JSON API want `Authorization: Bearer <token>` (or Basic with any user). */
-    adminToken?: string;
+  };
+  /** The administration listener (HTTPS): status page, JSON API, /metrics; never anonymous. */
+  admin: {
+    /** Address it binds to; default 127.0.0.1 (administration stays on this machine). */
+    host: string;
+    /** Default 9080 (0 disables it). */
+    port: number;
+    /** The admin credential; default: the one in `tokenFile`. */
+    token?: string;
+    /** Where the admin token is kept (0600), made at first start when absent; default `admin-token` beside the YAML file. */
+    tokenFile: string;
   };
   /**
    * The "Web Server" certificate: one PEM pair for TLS, WSS and HTTPS. When the files do not
@@ -55,12 +64,14 @@ export interface GatewayConfig {
     /** Where the gateway listens for the pbx (UDP and TCP); default host 127.0.0.1, port 5062. */
     localHost: string;
     localPort: number;
-    /** The pbx's management API, where set credentials (HA1) are read; default http://127.0.0.1:8070. */
+    /** The pbx's management API (https), where set credentials (HA1) are read; default https://127.0.0.1:8070. */
     api: string;
+    /** The CA the pbx API's certificate must chain to; default: the system's CAs. */
+    apiCaFile?: string;
     /** The MBG entry's user account and shared secret on the pbx (required: no default). */
     account: string;
     secret: string;
-    /** How often the credential cache is refreshed from the pbx, seconds; default 60. */
+    /** How often the credential cache asks the pbx for changes (a conditional GET), seconds; default 2. */
     credentialsRefreshSeconds: number;
   };
   /** Set-side authentication (SIP Support > Set-side Authentication Methods). */
@@ -103,14 +114,30 @@ export interface GatewayConfig {
      * rule matches is allowed (default []).
      */
     accessList: Array<{ cidr: string; list: 'white' | 'black' }>;
-    /** Authentication failures from one source (or one User-Agent) within the window that block it; default 10. */
+    /** Authentication failures from one source within `authFailureWindowSeconds` that block it; default 10. */
     maxAuthFailures: number;
-    /** Requests one source may send within the window before it is blocked as a flood; default 2000. */
+    /**
+     * Authentication failures against one user, from any sources, within `authFailureWindowSeconds`
+     * that lock the user for sources it never authenticated from; default 10.
+     */
+    maxUserAuthFailures: number;
+    /** The window authentication failures are counted over, seconds; default 600. */
+    authFailureWindowSeconds: number;
+    /** Devices (user, source address) that authenticated are known this long and not locked out, days; default 30. */
+    knownDeviceDays: number;
+    /** Requests one source may send within `windowSeconds` before it is blocked as a flood; default 500. */
     maxRequestsPerWindow: number;
-    /** The counting window, seconds; default 10. */
+    /** The flood-counting window, seconds; default 10. */
     windowSeconds: number;
-    /** How long an automatic block lasts, seconds; default 600. */
+    /**
+     * Requests per second from every source together; above it, the sources sending most are
+     * dropped for the rest of that second; default 5000.
+     */
+    maxRequestsPerSecond: number;
+    /** How long a first automatic block lasts, seconds; default 3600. A repeat offence within a day doubles it. */
     blockSeconds: number;
+    /** The longest a repeated block grows to, seconds; default 86400. */
+    maxBlockSeconds: number;
     /** Open connections one source address may hold; default 64. */
     maxConnectionsPerSource: number;
     /** Requests whose User-Agent contains one of these (case-insensitive) are dropped; default: known scanners. */

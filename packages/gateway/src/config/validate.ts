@@ -20,6 +20,8 @@ export function checkGatewayConfig(input: unknown, baseDir: string): CheckedGate
   checkAddresses(given, config, problems);
   checkMediaPorts(config, problems);
   checkKeepalive(config, problems);
+  checkBlocks(config, problems);
+  checkAdminToken(config, problems);
   checkListenerPorts(config, problems);
   return { config, problems: problems.items };
 }
@@ -51,6 +53,19 @@ function checkKeepalive(config: GatewayConfig, problems: ProblemList): void {
   );
 }
 
+function checkAdminToken(config: GatewayConfig, problems: ProblemList): void {
+  const token = config.admin.token;
+  if (token === undefined || problems.touches('admin.token') || token.length >= 16) return;
+  problems.add('admin.token', `must be at least 16 characters (it is the only thing between a stranger and the admin pages), not ${token.length}: leave it out to have one made into admin.tokenFile`);
+}
+
+function checkBlocks(config: GatewayConfig, problems: ProblemList): void {
+  if (problems.touches('security.blockSeconds') || problems.touches('security.maxBlockSeconds')) return;
+  const { blockSeconds, maxBlockSeconds } = config.security;
+  if (maxBlockSeconds >= blockSeconds) return;
+  problems.add('security.maxBlockSeconds', `must be at least security.blockSeconds (${blockSeconds}), not ${maxBlockSeconds}: repeat offenders are blocked longer, never shorter`);
+}
+
 interface Listener {
   field: string;
   host: string;
@@ -66,6 +81,7 @@ function checkListenerPorts(config: GatewayConfig, problems: ProblemList): void 
     { field: 'sip.port', host: config.sip.host, port: config.sip.port },
     { field: 'sip.tlsPort', host: config.sip.host, port: config.sip.tlsPort },
     { field: 'https.port', host: config.https.host, port: config.https.port },
+    { field: 'admin.port', host: config.admin.host, port: config.admin.port },
     { field: 'pbx.localPort', host: config.pbx.localHost, port: config.pbx.localPort },
   ].filter((listener) => listener.port !== 0 && !problems.touches(listener.field));
   listeners.forEach((listener, index) => {

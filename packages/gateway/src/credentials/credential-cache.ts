@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
 import type { Credentials, DigestAlgorithm } from '@psi-lab/sip';
 import type { Logger } from 'pino';
 
@@ -10,54 +12,69 @@ export interface SetCredential {
 }
 
 export interface CredentialCacheOptions {
-  /** The pbx management API base, e.g. http://127.0.0.1:8070. */
+  /** The pbx management API base: https only, e.g. https://127.0.0.1:8070. */
   api: string;
+  /** The CA (PEM file) the API's certificate must chain to; default: the system's CAs. */
+  caFile?: string;
+  /** Connect from this address (the gateway's LAN side): the pbx answers only its MBG's address. */
+  localAddress?: string;
   /** The MBG entry's account and shared secret on the pbx. */
   account: string;
   secret: string;
+  /** How often to ask the pbx whether anything changed (a conditional GET). */
   refreshMs: number;
   /** ICP-side overrides by set-side user (default: the set-side credentials). */
   devices?: Array<{ user: string; icpUser?: string; icpPassword?: string }>;
   logger?: Logger;
-  /** Injectable for tests: by default the global fetch. */
-  fetch?: typeof fetch;
   now?: () => number;
 }
 
-/** A single user looked up on a miss is asked for at most this often. */
-const MISS_RETRY_MS = 5_000;
-const LOOKUPS_PER_SECOND = 20;
+/** What one GET of the credentials came back with. */
+type Fetched = { status: 200; etag: string | undefined; list: SetCredential[] } | { status: 304 };
+
+const REQUEST_TIMEOUT_MS = 10_000;
 
 /**
- * The set-side credentials (HA1) the gateway checks sets against, read from the pbx with the
- * gateway's account and shared secret, kept in memory and refreshed periodically. A user not in
- * the cache is looked up on its own (a subscriber added a moment ago can register at once).
+ * The set-side credentials (HA1) the gateway checks sets against, read from the pbx over TLS
+ * with the gateway's account and shared secret, and kept in memory. Every `refreshMs` the cache
+ * asks the pbx, with the ETag of what it holds, whether anything changed: an unchanged list is
+ * a 304 with no hashes on the wire, a changed one (a subscriber added a moment ago) arrives
+ * within seconds. Lookups never wait on the pbx: a known and an unknown user cost the same, so
+ * timing tells an attacker nothing about which extensions exist.
  */
 export class CredentialCache {
   private readonly byUser = new Map<string, SetCredential>();
-  private readonly misses = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
-  private readonly fetch: typeof fetch;
   private readonly now: () => number;
+  private readonly ca: Buffer | undefined;
+  private etag: string | undefined;
+  private loaded = false;
+  private refreshing: Promise<boolean> | undefined;
   refreshedAt: number | undefined;
   lastError: string | undefined;
   /** The pbx's realm, learned from its credentials. */
   realm: string | undefined;
-  /** False while the pbx's API does not answer: an unknown user may then be one we cannot check. */
-  reachable = true;
-  private lookups = { windowStart: 0, count: 0 };
-  private lastFullRetry: number | undefined;
 
   constructor(private readonly options: CredentialCacheOptions) {
-    this.fetch = options.fetch ?? fetch;
     this.now = options.now ?? Date.now;
+    if (!/^https:\/\//i.test(options.api)) throw new Error(`the pbx API must be an https:// URL (it hands out set credentials), not ${options.api}`);
+    try {
+      this.ca = options.caFile === undefined ? undefined : readFileSync(options.caFile);
+    } catch (e) {
+      throw new Error(`cannot read pbx.apiCaFile ${options.caFile}: ${(e as Error).message}`, { cause: e });
+    }
   }
 
   get size(): number {
     return this.byUser.size;
   }
 
-  /** First load, then refresh every `refreshMs`. Resolves after the first attempt (failure is logged, not thrown). */
+  /** False until the first list arrived: before it, nobody can be checked (the gateway answers 503, counting nothing). */
+  get ready(): boolean {
+    return this.loaded;
+  }
+
+  /** First load, then a conditional refresh every `refreshMs`. Resolves after the first attempts (failure is logged, not thrown). */
   async start(): Promise<void> {
     // The pbx may be a moment behind the gateway (both starting): a few quick tries first.
     for (let attempt = 0; attempt < 4 && !(await this.refresh()); attempt++) await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
@@ -69,24 +86,12 @@ export class CredentialCache {
     clearInterval(this.timer);
   }
 
-  /** Reload every credential; on failure the previous ones stay in use. */
-  async refresh(): Promise<boolean> {
-    try {
-      const list = await this.get('/api/gateway/credentials');
-      this.byUser.clear();
-      for (const c of list) this.byUser.set(c.extension, c);
-      if (list[0]) this.realm = list[0].realm;
-      this.refreshedAt = this.now();
-      this.lastError = undefined;
-      this.reachable = true;
-      this.options.logger?.debug({ credentials: list.length }, 'set credentials refreshed from the pbx');
-      return true;
-    } catch (e) {
-      this.lastError = (e as Error).message;
-      this.reachable = false;
-      this.options.logger?.error({ err: this.lastError, api: this.options.api }, 'cannot read set credentials from the pbx');
-      return false;
-    }
+  /** Ask the pbx for what changed; on failure the credentials held stay in use. One request at a time. */
+  refresh(): Promise<boolean> {
+    this.refreshing ??= this.fetchAndApply().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
   }
 
   /** HA1 of a set-side user for a digest algorithm, undefined for a user the pbx does not know. */
@@ -98,38 +103,6 @@ export class CredentialCache {
     return undefined;
   }
 
-  /** Like ha1, but asks the pbx about a user it has not heard of (rate-limited per user). */
-  async ha1Fresh(user: string, algorithm: DigestAlgorithm): Promise<string | undefined> {
-    // Nothing cached because the pbx could not be read: try the whole list again (at most every 5 s).
-    if (this.byUser.size === 0 && !this.reachable && this.now() - (this.lastFullRetry ?? 0) > MISS_RETRY_MS) {
-      this.lastFullRetry = this.now();
-      await this.refresh();
-    }
-    if (!this.byUser.has(user) && /^[\w.+-]{1,64}$/.test(user)) {
-      const last = this.misses.get(user);
-      if ((last === undefined || this.now() - last > MISS_RETRY_MS) && this.takeLookup()) {
-        this.misses.set(user, this.now());
-        if (this.misses.size > 10_000) this.misses.clear();
-        try {
-          const [c] = await this.get(`/api/gateway/credentials?extension=${encodeURIComponent(user)}`);
-          if (c) this.byUser.set(c.extension, c);
-          this.reachable = true;
-        } catch (e) {
-          // 404: the pbx does not know the user. Anything else: the pbx could not be asked.
-          this.reachable = /: 404 /.test((e as Error).message);
-        }
-      }
-    }
-    return this.ha1(user, algorithm);
-  }
-
-  /** At most LOOKUPS_PER_SECOND lookups of unknown users reach the pbx: made-up names cost it nothing more. */
-  private takeLookup(): boolean {
-    const now = this.now();
-    if (now - this.lookups.windowStart >= 1000) this.lookups = { windowStart: now, count: 0 };
-    return ++this.lookups.count <= LOOKUPS_PER_SECOND;
-  }
-
   /** The pair the gateway answers the pbx's challenges with for this set (ICP-side credentials). */
   icpCredentials(user: string): Credentials | undefined {
     const device = this.options.devices?.find((d) => d.user === user);
@@ -139,18 +112,65 @@ export class CredentialCache {
     return { username: device?.icpUser ?? user, ha1: c.ha1Md5, algorithm: 'MD5' };
   }
 
-  private async get(path: string): Promise<SetCredential[]> {
+  private async fetchAndApply(): Promise<boolean> {
+    try {
+      const fetched = await this.get('/api/gateway/credentials');
+      if (fetched.status === 200) {
+        this.byUser.clear();
+        for (const c of fetched.list) this.byUser.set(c.extension, c);
+        if (fetched.list[0]) this.realm = fetched.list[0].realm;
+        this.etag = fetched.etag;
+        this.loaded = true;
+        this.options.logger?.debug({ credentials: fetched.list.length }, 'set credentials read from the pbx');
+      }
+      this.refreshedAt = this.now();
+      if (this.lastError !== undefined) this.options.logger?.info({ api: this.options.api }, 'the pbx API answers again');
+      this.lastError = undefined;
+      return true;
+    } catch (e) {
+      const message = (e as Error).message;
+      if (message !== this.lastError) this.options.logger?.error({ err: message, api: this.options.api }, 'cannot read set credentials from the pbx');
+      this.lastError = message;
+      return false;
+    }
+  }
+
+  private get(path: string): Promise<Fetched> {
     const url = new URL(path, this.options.api);
     const basic = Buffer.from(`${this.options.account}:${this.options.secret}`).toString('base64');
-    const response = await this.fetch(url, { headers: { authorization: `Basic ${basic}` }, signal: AbortSignal.timeout(10_000) });
-    if (!response.ok) {
-      const text = await response.text().catch(() => '');
-      throw new Error(`GET ${url.pathname}: ${response.status} ${text.slice(0, 200)}`);
-    }
-    const body = (await response.json()) as unknown;
-    if (!Array.isArray(body)) throw new Error(`GET ${url.pathname}: expected a list of credentials`);
-    return body.filter(isCredential);
+    const headers: Record<string, string> = { authorization: `Basic ${basic}`, accept: 'application/json' };
+    if (this.etag && this.loaded) headers['if-none-match'] = this.etag;
+    return new Promise<Fetched>((resolve, reject) => {
+      const req = request(url, { method: 'GET', headers, ca: this.ca, timeout: REQUEST_TIMEOUT_MS, localAddress: this.options.localAddress, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (status === 304) return resolve({ status: 304 });
+          if (status !== 200) return reject(new Error(`GET ${url.pathname}: ${status} ${text.slice(0, 200)}`));
+          let body: unknown;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            return reject(new Error(`GET ${url.pathname}: the answer is not JSON`));
+          }
+          if (!Array.isArray(body)) return reject(new Error(`GET ${url.pathname}: expected a list of credentials`));
+          const etag = res.headers.etag;
+          resolve({ status: 200, etag: typeof etag === 'string' ? etag : undefined, list: body.filter(isCredential) });
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error(`GET ${url.pathname}: no answer within ${REQUEST_TIMEOUT_MS / 1000} s`)));
+      req.on('error', (e) => reject(new Error(`GET ${url.pathname}: ${describe(e)}`, { cause: e })));
+      req.end();
+    });
   }
+}
+
+function describe(error: Error): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code ? `${code} (${error.message})` : error.message;
 }
 
 function isCredential(v: unknown): v is SetCredential {

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
 /** The challenge sent with 401: Basic, so a browser opening the status page asks for the token. */
-export const ADMIN_CHALLENGE = 'Basic realm="psi-lab gateway", charset="UTF-8"';
+export const ADMIN_CHALLENGE = 'Basic realm="psi-lab gateway admin", charset="UTF-8"';
 
 /**
  * Whether an `Authorization` header carries the admin token: `Bearer <token>` for tools, or

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GuessLimiter, normalizeAddress } from '@psi-lab/sip';
 import type { Logger } from 'pino';
 import type { BlockView, GatewayStatus } from '../status/types.js';
 import { ADMIN_CHALLENGE, carriesAdminToken } from './admin-auth.js';
@@ -6,14 +7,16 @@ import { HttpError, sendError, sendHtml, sendJson, sendText } from './http-io.js
 import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from './prometheus.js';
 import { renderStatusPage } from './status-page.js';
 
-/** Lifts a block by kind and value; false when nothing was blocked under that key. */
+/** Lifts a block (a source's, a user's lock) by kind and value; false when nothing was blocked under that key. */
 export type Unblock = (kind: BlockView['kind'], value: string) => boolean;
 
 export interface StatusRoutesOptions {
   /** The snapshot every route shows, taken anew for each request. */
   status: () => GatewayStatus;
-  /** When set, everything but /healthz and /metrics wants this token. */
-  adminToken?: string;
+  /** Everything but /healthz wants this token: administration is never anonymous. */
+  adminToken: string;
+  /** Counts wrong tokens per source (default: 10 within 10 minutes lock a source out for an hour). */
+  guesses?: GuessLimiter;
   unblock?: Unblock;
   /** Milliseconds since the epoch, for uptime. */
   now: () => number;
@@ -25,19 +28,21 @@ type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => 
 interface Route {
   /** Matched against the raw (still percent-encoded) path; groups become `params`. */
   path: RegExp;
-  /** Reachable without the admin token: health checks and scrapers carry no credentials. */
+  /** Reachable without the admin token: a health check carries no credentials. */
   open?: boolean;
   methods: { GET?: Handler; DELETE?: Handler };
 }
 
-const BLOCK_KINDS: ReadonlyArray<BlockView['kind']> = ['source', 'user-agent'];
+const BLOCK_KINDS: ReadonlyArray<BlockView['kind']> = ['source', 'user'];
 
-/** The request listener of the status server: routing, admin token, errors as JSON. */
+/** The request listener of the admin server: routing, admin token (guess-limited), errors as JSON. */
 export function createStatusRequestHandler(options: StatusRoutesOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  if (!options.adminToken) throw new Error('the admin server needs a non-empty token: administration is never anonymous');
   const routes = buildRoutes(options);
+  const guesses = options.guesses ?? new GuessLimiter(options.now);
   return (req, res) => {
     try {
-      handle(req, res, routes, options.adminToken);
+      handle(req, res, routes, options.adminToken, guesses, options.logger);
     } catch (error) {
       if (error instanceof HttpError) {
         sendError(res, error);
@@ -51,17 +56,29 @@ export function createStatusRequestHandler(options: StatusRoutesOptions): (req: 
   };
 }
 
-function handle(req: IncomingMessage, res: ServerResponse, routes: Route[], adminToken: string | undefined): void {
+function handle(req: IncomingMessage, res: ServerResponse, routes: Route[], adminToken: string, guesses: GuessLimiter, logger: Logger | undefined): void {
   const method = req.method ?? 'GET';
   const path = pathOf(req.url ?? '/');
   const found = routes.map((route) => ({ route, match: route.path.exec(path) })).find((r) => r.match !== null);
 
   // Unknown paths are behind the token too: who is not admitted learns nothing about routes.
-  if (adminToken !== undefined && !found?.route.open && !carriesAdminToken(req.headers.authorization, adminToken)) {
-    const message = req.headers.authorization
-      ? 'the admin token is wrong'
-      : 'this page needs the admin token: "Authorization: Bearer <token>" or HTTP Basic with the token as password';
-    throw new HttpError(401, 'unauthorized', message, { 'www-authenticate': ADMIN_CHALLENGE });
+  if (!found?.route.open) {
+    const source = normalizeAddress(req.socket.remoteAddress);
+    const locked = guesses.lockedFor(source);
+    if (locked > 0) {
+      // Locked out: the right token is refused too, so the answers tell a guesser nothing.
+      throw new HttpError(429, 'too-many-failures', 'too many wrong admin tokens from this address: try again later', { 'retry-after': String(Math.ceil(locked / 1000)) });
+    }
+    if (!carriesAdminToken(req.headers.authorization, adminToken)) {
+      if (req.headers.authorization) {
+        const nowLocked = guesses.fail(source);
+        logger?.warn({ source, path, lockedOut: nowLocked }, 'admin: wrong token');
+      }
+      const message = req.headers.authorization
+        ? 'the admin token is wrong'
+        : 'this page needs the admin token: "Authorization: Bearer <token>" or HTTP Basic with the token as password';
+      throw new HttpError(401, 'unauthorized', message, { 'www-authenticate': ADMIN_CHALLENGE });
+    }
   }
   if (!found || !found.match) throw new HttpError(404, 'not-found', `no route for ${method} ${path}`);
 
@@ -89,7 +106,6 @@ function buildRoutes(options: StatusRoutesOptions): Route[] {
     },
     {
       path: /^\/metrics$/,
-      open: true,
       methods: { GET: (_req, res) => sendText(res, 200, PROMETHEUS_CONTENT_TYPE, renderMetrics(status(), now())) },
     },
     // Health means the HTTPS server answers: no status() call that could fail or be slow.

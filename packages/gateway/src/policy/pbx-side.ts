@@ -1,4 +1,4 @@
-import type { IncomingRequest, OutgoingResponse } from '@psi-lab/sip';
+import { parseNameAddr, type IncomingRequest, type NameAddr, type OutgoingResponse } from '@psi-lab/sip';
 import type { GatewayContext } from '../context.js';
 import { setDestination } from '../registrations/set-destination.js';
 import { relayNewDialog, type RelayPlan } from '../relay/dialog-relay.js';
@@ -33,7 +33,7 @@ function toSet(ctx: GatewayContext, req: IncomingRequest, res: OutgoingResponse,
   if (!reg) return void res.send(404);
   const destination = setDestination(reg.contact, reg.flow, reg.instance !== undefined);
   if (destination.flow && !ctx.setApp.transport.isFlowOpen(destination.flow)) return void res.send(480, 'Temporarily Unavailable (the set\'s connection is closed)');
-  const from = req.msg.from;
+  const from = callerIdentity(req);
   const fromUser = 'user' in from.uri && from.uri.user ? from.uri.user : 'anonymous';
   relay({
     from: 'pbx',
@@ -47,4 +47,21 @@ function toSet(ctx: GatewayContext, req: IncomingRequest, res: OutgoingResponse,
     ctx.logger.error({ err: e, method: req.method, callId: req.callId }, 'relay failed');
     if (!res.finalResponseSent) void res.send(500);
   });
+}
+
+/**
+ * Who calls, as the set is told: the pbx's P-Asserted-Identity (RFC 3325: the pbx is the one
+ * trusted party here, and it asserts from its subscriber record), else its From.
+ */
+function callerIdentity(req: IncomingRequest): NameAddr {
+  const asserted = req.getAll('p-asserted-identity').flatMap((v) => v.split(/,(?=\s*(?:"|<|sip:|sips:))/));
+  for (const value of asserted) {
+    try {
+      const identity = parseNameAddr(value, 'P-Asserted-Identity');
+      if (identity.uri.scheme === 'sip' || identity.uri.scheme === 'sips') return identity;
+    } catch {
+      // A malformed assertion is no identity: the From stands.
+    }
+  }
+  return req.msg.from;
 }

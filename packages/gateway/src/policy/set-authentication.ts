@@ -1,18 +1,25 @@
 import { DigestServer, type DigestAlgorithm, type IncomingRequest, type Middleware } from '@psi-lab/sip';
 import type { GatewayContext, SetLocals } from '../context.js';
+import type { AbuseBlocker } from '../security/index.js';
 
 export interface SetAuthenticationOptions {
   algorithms: DigestAlgorithm[];
   nonceTtlSeconds: number;
-  /** Wrong credentials: SIP security counts these per source and per User-Agent. */
-  onFailure(req: IncomingRequest, reason: string): void;
+  blocker: AbuseBlocker;
+  /** Wrong credentials (or a locked user's): SIP security counts these per source and per user. */
+  onFailure(req: IncomingRequest, reason: string, user: string | undefined): void;
 }
 
 /**
  * Set-side authentication (MBG: "Set-side Authentication Methods: MD5"): the gateway challenges
  * every request a set sends outside a dialog, 401 for REGISTER and 407 for the rest, and checks
- * the answer against the HA1 the pbx gave it. Nothing reaches the pbx before this passes. An
- * unknown user and a wrong password look the same from outside (no user enumeration).
+ * the answer against the HA1 the pbx gave it. Nothing reaches the pbx before this passes.
+ *
+ * Meant for `app.useStateless`: a challenge leaves no transaction behind, so a flood of
+ * unauthenticated requests costs no memory. Nonces are bound to the source address, the
+ * answer must carry qop=auth (a nonce-count: no replay) and name the Request-URI. An unknown
+ * user, a wrong password and a locked user all get 403 after the same hashing, from the same
+ * in-memory lookup: neither the answer nor its timing tells which extensions exist.
  */
 export function setAuthentication(ctx: GatewayContext, options: SetAuthenticationOptions): Middleware {
   let digest: DigestServer | undefined;
@@ -24,35 +31,47 @@ export function setAuthentication(ctx: GatewayContext, options: SetAuthenticatio
     }
     return digest;
   };
-  const lookup = (user: string, _realm: string, algorithm: DigestAlgorithm): Promise<string | undefined> =>
-    ctx.credentials.ha1Fresh(user, algorithm);
+  const lookup = (user: string, _realm: string, algorithm: DigestAlgorithm): string | undefined => ctx.credentials.ha1(user, algorithm);
 
-  return async (req, res, next) => {
-    // CANCEL and ACK cannot be challenged (RFC 3261 §22.1); OPTIONS is a set's own keepalive.
-    if (req.method === 'ACK' || req.method === 'CANCEL' || req.method === 'OPTIONS') return next();
+  return (req, res, next) => {
+    // CANCEL and ACK cannot be challenged (RFC 3261 §22.1); OPTIONS is a set's own keepalive;
+    // requests inside a dialog belong to a set that authenticated the dialog.
+    if (req.method === 'ACK' || req.method === 'CANCEL' || req.method === 'OPTIONS' || req.msg.to.tag !== undefined) return next();
+    if (!ctx.credentials.ready) {
+      // Not the set's fault: the pbx has not told the gateway who exists yet. Nothing is counted.
+      return void res.send(503, 'Service Unavailable (the pbx does not answer)', { headers: { 'Retry-After': 30 } });
+    }
     const register = req.method === 'REGISTER';
     const header = req.get(register ? 'authorization' : 'proxy-authorization');
     const digestServer = server();
-    const verdict = await digestServer.verifyAsync({ method: req.method, header }, lookup);
+    const verdict = digestServer.verify({ method: req.method, header, requestUri: req.uri, boundTo: req.sourceAddress }, lookup);
+    const guessed = verdict.ok || verdict.reason === 'unknown-user' || verdict.reason === 'bad-response';
+    // A user under a distributed guessing attack is locked for every source it never
+    // authenticated from: a right password from there is refused like a wrong one.
+    if (guessed && verdict.username !== undefined && !options.blocker.allowsUserFrom(verdict.username, req.sourceAddress)) {
+      return refuse(req, res, 'user locked', verdict.username);
+    }
     if (verdict.ok) {
       (req.locals as SetLocals).user = verdict.username;
+      options.blocker.recordAuthSuccess(req.sourceAddress, verdict.username);
       return next();
     }
-    // Only a wrong password (or a user that does not exist) is a failure. A nonce reused, one
-    // from before a restart, or an expired one is what honest phones send when they refresh or
-    // unregister with the credentials they had: they get a fresh challenge, and no count.
-    if (verdict.reason === 'unknown-user' && !ctx.credentials.reachable) {
-      // Not the set's fault: the pbx cannot be asked who it is. Nothing is counted.
-      return void res.send(503, 'Service Unavailable (the pbx does not answer)', { headers: { 'Retry-After': 30 } });
+    if (guessed) return refuse(req, res, verdict.reason, verdict.username);
+    if (verdict.reason === 'uri-mismatch') {
+      return void res.send(400, 'Bad Request (the digest uri is not the Request-URI)');
     }
-    if (verdict.reason === 'unknown-user' || verdict.reason === 'bad-response') {
-      ctx.counters.authFailures++;
-      options.onFailure(req, verdict.reason);
-      // Same answer for both, so a scanner cannot tell a valid extension from an invalid one.
-      return void res.send(403);
-    }
+    // A nonce reused, bound to another source, from before a restart, or expired, and an answer
+    // without qop: what honest phones send when they refresh with the credentials they had, or
+    // what a replay looks like. Either way a fresh challenge, and no count.
     ctx.counters.challenges++;
     const name = register ? 'WWW-Authenticate' : 'Proxy-Authenticate';
-    void res.send(register ? 401 : 407, { headers: digestServer.challenge({ stale: verdict.stale }).map((v): [string, string] => [name, v]) });
+    void res.send(register ? 401 : 407, { headers: digestServer.challenge({ stale: verdict.stale, boundTo: req.sourceAddress }).map((v): [string, string] => [name, v]) });
   };
+
+  function refuse(req: IncomingRequest, res: Parameters<Middleware>[1], reason: string, user: string | undefined): void {
+    ctx.counters.authFailures++;
+    options.onFailure(req, reason, user);
+    // The same answer for all: a scanner cannot tell a valid extension from an invalid one.
+    void res.send(403);
+  }
 }

@@ -17,12 +17,18 @@ export interface SetSideSecurity {
 
 /**
  * The set-side route block. Every message from a remote set passes, top to bottom:
- *   1. access list and blocks: black-listed or blocked sources are dropped before parsing;
- *   2. screening: known scanners, blocked User-Agents and floods are dropped unanswered;
- *   3. in-dialog requests follow their dialog to the pbx leg (481 when there is none);
- *   4. digest authentication, MD5 (SHA-256 offered too): 401 for REGISTER, 407 otherwise;
- *   5. only a registered set may send anything else on to the pbx;
- *   6. REGISTER → the pbx registers the gateway's contact for the set;
+ *   1. access list, blocks, flood limits: black-listed or blocked sources, a source over its
+ *      flood limit, the heaviest sources of a second over the global budget — all dropped
+ *      before parsing, unanswered;
+ *   2. screening: known scanner User-Agents are dropped unanswered, before any transaction;
+ *   -- stateless: answered without a transaction, so a flood of these costs no memory --
+ *   3. OPTIONS outside a dialog is answered (a set's keepalive, a monitor's ping);
+ *   4. a request inside a dialog the gateway does not know gets 481;
+ *   5. digest authentication, MD5 (SHA-256 offered too): 401 for REGISTER, 407 otherwise;
+ *   -- stateful: a transaction from here on --
+ *   6. in-dialog requests follow their dialog to the pbx leg, only from the set's own flow;
+ *   7. only a registered set may send anything else on to the pbx;
+ *   8. REGISTER → the pbx registers the gateway's contact for the set;
  *      INVITE, SUBSCRIBE, REFER → a new dialog toward the pbx; MESSAGE and the like → relayed.
  */
 export function installSetSidePolicy(ctx: GatewayContext, security: SetSideSecurity): void {
@@ -31,42 +37,41 @@ export function installSetSidePolicy(ctx: GatewayContext, security: SetSideSecur
   const isScanner = scannerUserAgentMatcher(security.config.scannerUserAgents);
 
   app.transport.sourceFilter = (address) => {
-    if (access.allows(address) && blocker.allowsSource(address)) return true;
+    if (access.allows(address) && blocker.recordRequest(address)) return true;
     ctx.counters.dropped++;
     return false;
   };
-  app.requestFilter = (msg, flow) => {
+  app.requestFilter = (msg) => {
     ctx.counters.requests++;
-    const ua = msg.get('user-agent');
-    const address = flow.remote.address;
-    if (isScanner(ua)) {
-      ctx.counters.scannersDropped++;
-      ctx.counters.dropped++;
-      // Still counted: a scanner that floods gets its source blocked before parsing.
-      if (!access.isWhite(address)) blocker.recordRequest(address);
-      return false;
-    }
-    if (!blocker.allowsUserAgent(ua) || (!access.isWhite(address) && !blocker.recordRequest(address))) {
-      ctx.counters.dropped++;
-      return false;
-    }
-    return true;
+    if (!isScanner(msg.get('user-agent'))) return true;
+    ctx.counters.scannersDropped++;
+    ctx.counters.dropped++;
+    return false;
   };
-  app.transport.on('rejected', (_error, flow) => {
+  app.transport.on('rejected', () => {
     ctx.counters.malformed++;
-    // Garbage counts toward the flood limit like any request: it never reaches requestFilter.
-    if (!access.isWhite(flow.remote.address)) blocker.recordRequest(flow.remote.address);
   });
 
-  app.use(inDialogRelay(ctx, 'set'));
-  app.use(setAuthentication(ctx, {
+  app.useStateless((req, res, next) => {
+    if (req.method === 'OPTIONS' && req.msg.to.tag === undefined) return void res.send(200, { headers: app.capabilityHeaders() });
+    next();
+  });
+  app.useStateless((req, res, next) => {
+    if (req.msg.to.tag === undefined || req.method === 'ACK' || req.method === 'CANCEL') return next();
+    if (ctx.dialogs.set.match(req.msg)) return next();
+    void res.send(481);
+  });
+  app.useStateless(setAuthentication(ctx, {
     algorithms: security.auth.algorithms,
     nonceTtlSeconds: security.auth.nonceTtlSeconds,
-    onFailure: (req, reason) => {
-      ctx.logger.info({ source: req.sourceAddress, method: req.method, reason, userAgent: req.get('user-agent') }, 'set authentication failed');
-      if (!access.isWhite(req.sourceAddress)) blocker.recordAuthFailure(req.sourceAddress, req.get('user-agent'));
+    blocker,
+    onFailure: (req, reason, user) => {
+      ctx.logger.info({ source: `${req.sourceAddress}:${req.sourcePort}`, method: req.method, user, reason, userAgent: req.get('user-agent') }, 'set authentication failed');
+      blocker.recordAuthFailure(req.sourceAddress, user);
     },
   }));
+
+  app.use(inDialogRelay(ctx, 'set'));
   app.use((req, res, next) => {
     if (req.method === 'REGISTER' || req.method === 'OPTIONS') return next();
     const user = (req.locals as SetLocals).user;
@@ -85,19 +90,21 @@ export function installSetSidePolicy(ctx: GatewayContext, security: SetSideSecur
   for (const method of ['BYE', 'UPDATE', 'PRACK']) app.method(method, (_req, res) => void res.send(481));
 }
 
-/** Address a set's request to the pbx: same user part, the pbx's domain, the set's ICP-side identity. */
+/**
+ * Address a set's request to the pbx: same user part, the pbx's domain, the set's ICP-side
+ * identity. No display name crosses: the pbx asserts who calls from its subscriber record.
+ */
 function toPbx(ctx: GatewayContext, req: IncomingRequest, res: OutgoingResponse, relay: (plan: RelayPlan) => Promise<void>): void {
   const user = (req.locals as SetLocals).user!;
   const target = req.requestUri as SipUri;
   if (!('user' in target) || !target.user) return void res.send(484, 'Address Incomplete');
   const icp = ctx.pbx.icp(user);
-  const display = req.msg.from.displayName;
   const domain = ctx.pbx.domain;
   relay({
     from: 'set',
     uri: ctx.pbx.uri(target.user),
     destination: ctx.pbx.destination,
-    fromHeader: `${display ? `${display} ` : ''}<sip:${icp?.username ?? user}@${domain}>`,
+    fromHeader: `<sip:${icp?.username ?? user}@${domain}>`,
     toHeader: `<sip:${target.user}@${domain}>`,
     setUser: user,
     headers: replacesHeader(ctx, 'set', req),

@@ -1,4 +1,4 @@
-import type { Dialog, IncomingRequest, Middleware, OutgoingResponse, RequestResult } from '@psi-lab/sip';
+import type { Dialog, Flow, IncomingRequest, Middleware, OutgoingResponse, RequestResult } from '@psi-lab/sip';
 import type { GatewayContext } from '../context.js';
 import { CONTACT_METHODS, RelayRefusal, gatewayContact, otherSide, type B2bCall, type Side } from './b2b-call.js';
 import { outwardStatus, retransmitUntilAck, subscriptionSeconds } from './dialog-relay.js';
@@ -15,7 +15,9 @@ export function inDialogRelay(ctx: GatewayContext, side: Side): Middleware {
     const dialog = ctx.dialogs[side].match(req.msg);
     if (!dialog) return void res.send(481);
     const kept = dialog.state.flow;
-    if (side === 'set' && kept && kept.remote.address !== req.sourceAddress) {
+    // The set that owns the dialog, over its own flow: another port on its address is someone else.
+    if (side === 'set' && kept && !sameSetFlow(kept, req.flow)) {
+      ctx.logger.warn({ callId: req.callId, method: req.method, from: `${req.sourceAddress}:${req.sourcePort}`, owner: `${kept.remote.address}:${kept.remote.port}` }, 'in-dialog request from another flow than the dialog\'s set: refused');
       return void res.send(403, 'Forbidden (not from the dialog\'s set)');
     }
     relayInDialog(ctx, dialog.owner as B2bCall, side, dialog, req, res).catch((e: unknown) => {
@@ -23,6 +25,17 @@ export function inDialogRelay(ctx: GatewayContext, side: Side): Middleware {
       if (!res.finalResponseSent) void res.send(500);
     });
   };
+}
+
+/**
+ * Whether a request came over the flow a set-side dialog was made on: the very connection for
+ * TCP, TLS and WebSocket, the same address and port for UDP. Another port on the set's address
+ * is someone else.
+ */
+export function sameSetFlow(kept: Flow, flow: Flow): boolean {
+  if (kept.protocol !== flow.protocol) return false;
+  if (kept.protocol === 'udp') return kept.remote.address === flow.remote.address && kept.remote.port === flow.remote.port;
+  return kept.id === flow.id;
 }
 
 async function relayInDialog(ctx: GatewayContext, call: B2bCall, side: Side, dialog: Dialog, req: IncomingRequest, res: OutgoingResponse): Promise<void> {

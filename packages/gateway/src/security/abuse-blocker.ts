@@ -2,10 +2,14 @@ import { isIPv4 } from 'node:net';
 import { formatCidr, parseAddress } from '@psi-lab/sip';
 import type { GatewayConfig } from '../config/types.js';
 import type { BlockView } from '../status/types.js';
+import { KnownDevices } from './known-devices.js';
+import { LoadShedder } from './load-shedder.js';
 import { FixedWindowCounter, SlidingEventLog } from './window-counters.js';
 
 /** The limits of the automatic blocking, as in the `security` section of the configuration. */
-export type AbusePolicy = Pick<GatewayConfig['security'], 'maxAuthFailures' | 'maxRequestsPerWindow' | 'windowSeconds' | 'blockSeconds'>;
+export type AbusePolicy = Pick<GatewayConfig['security'],
+  | 'maxAuthFailures' | 'maxUserAuthFailures' | 'authFailureWindowSeconds' | 'knownDeviceDays'
+  | 'maxRequestsPerWindow' | 'windowSeconds' | 'maxRequestsPerSecond' | 'blockSeconds' | 'maxBlockSeconds'>;
 
 export type BlockKind = BlockView['kind'];
 export type BlockReason = BlockView['reason'];
@@ -25,8 +29,10 @@ export interface AbuseBlockerOptions {
 /** Enough for a large site's sets; a flood with more distinct sources than this is spoofed. */
 export const DEFAULT_MAX_TRACKED_KEYS = 50_000;
 
-/** A User-Agent is kept to this length: attackers must not make each key cost kilobytes. */
-const MAX_USER_AGENT_KEY = 256;
+/** A user name is kept to this length as a key: an attacker must not make each key cost kilobytes. */
+const MAX_USER_KEY = 128;
+/** A source blocked again within this time is blocked twice as long (up to maxBlockSeconds). */
+const REPEAT_MEMORY_MS = 86_400_000;
 
 interface ActiveBlock {
   kind: BlockKind;
@@ -38,10 +44,14 @@ interface ActiveBlock {
 }
 
 /**
- * The MBG's automatic blocking of attackers: a source address sending too many requests (a
- * flood), or failing authentication too often, is blocked for `blockSeconds`; so is a
- * User-Agent that fails authentication too often across any number of sources (a distributed
- * password-guessing tool). Blocks expire by themselves, checked against `now()`.
+ * The MBG's automatic blocking of attackers, counted over minutes and hours, not seconds:
+ *  - a source sending too many requests (a flood) or failing authentication too often is
+ *    blocked for `blockSeconds`, twice as long for each repeat within a day;
+ *  - a user whose password is guessed at from many sources (a distributed crack) is locked —
+ *    but only for the sources it never authenticated from: its own devices keep working;
+ *  - all sources together get `maxRequestsPerSecond`, the heaviest dropped first when it is spent.
+ * No User-Agent is ever blocked for failures: anyone can send any User-Agent, and blocking one
+ * would lock out every phone of that model. Blocks expire by themselves, checked against now().
  *
  * Source addresses are compared in canonical form, so `::ffff:192.0.2.7` and `192.0.2.7` are
  * the same source whichever socket (or operator) names it.
@@ -52,18 +62,21 @@ export class AbuseBlocker {
   private readonly isExempt: (address: string) => boolean;
   private readonly onBlock?: (block: BlockView) => void;
   private readonly maxTrackedKeys: number;
-  private readonly windowMs: number;
-  private readonly blocks: Record<BlockKind, Map<string, ActiveBlock>> = { source: new Map(), 'user-agent': new Map() };
+  private readonly sweepMs: number;
+  private readonly blocks: Record<BlockKind, Map<string, ActiveBlock>> = { source: new Map(), user: new Map() };
   private readonly requestsBySource: FixedWindowCounter;
   private readonly failuresBySource: SlidingEventLog;
-  private readonly failuresByUserAgent: SlidingEventLog;
+  private readonly failuresByUser: SlidingEventLog;
+  private readonly offences = new Map<string, { count: number; atMs: number }>();
+  private readonly devices: KnownDevices;
+  private readonly shedder: LoadShedder;
   private automaticBlocksSet = 0;
   private lastSweepMs: number;
 
   /** @throws RangeError naming the policy field that is not a positive number. */
   constructor(options: AbuseBlockerOptions) {
     const { policy } = options;
-    for (const field of ['maxAuthFailures', 'maxRequestsPerWindow', 'windowSeconds', 'blockSeconds'] as const) {
+    for (const field of ['maxAuthFailures', 'maxUserAuthFailures', 'authFailureWindowSeconds', 'maxRequestsPerWindow', 'windowSeconds', 'maxRequestsPerSecond', 'blockSeconds', 'maxBlockSeconds'] as const) {
       const value = policy[field];
       if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
         throw new RangeError(`AbuseBlocker: policy.${field} must be a positive number, got ${String(value)}`);
@@ -74,10 +87,14 @@ export class AbuseBlocker {
     this.isExempt = options.isExempt ?? (() => false);
     this.onBlock = options.onBlock;
     this.maxTrackedKeys = Math.max(1, Math.floor(options.maxTrackedKeys ?? DEFAULT_MAX_TRACKED_KEYS));
-    this.windowMs = policy.windowSeconds * 1000;
-    this.requestsBySource = new FixedWindowCounter(this.windowMs, this.maxTrackedKeys);
-    this.failuresBySource = new SlidingEventLog(this.windowMs, Math.ceil(policy.maxAuthFailures), this.maxTrackedKeys);
-    this.failuresByUserAgent = new SlidingEventLog(this.windowMs, Math.ceil(policy.maxAuthFailures), this.maxTrackedKeys);
+    const floodMs = policy.windowSeconds * 1000;
+    const failureMs = policy.authFailureWindowSeconds * 1000;
+    this.sweepMs = Math.min(floodMs, 60_000);
+    this.requestsBySource = new FixedWindowCounter(floodMs, this.maxTrackedKeys);
+    this.failuresBySource = new SlidingEventLog(failureMs, Math.ceil(policy.maxAuthFailures), this.maxTrackedKeys);
+    this.failuresByUser = new SlidingEventLog(failureMs, Math.ceil(policy.maxUserAuthFailures), this.maxTrackedKeys);
+    this.devices = new KnownDevices((policy.knownDeviceDays ?? 30) * 86_400_000, this.maxTrackedKeys * 4);
+    this.shedder = new LoadShedder(policy.maxRequestsPerSecond);
     this.lastSweepMs = this.now();
   }
 
@@ -87,17 +104,11 @@ export class AbuseBlocker {
     return !this.activeBlock('source', canonicalSource(address), now);
   }
 
-  /** False while the User-Agent is blocked; an absent or empty User-Agent is always allowed. */
-  allowsUserAgent(userAgent: string | undefined): boolean {
-    const key = canonicalUserAgent(userAgent);
-    if (key === undefined) return true;
-    const now = this.maintain();
-    return !this.activeBlock('user-agent', key, now);
-  }
-
   /**
-   * Counts one request from `address` toward the flood limit. Returns false when the source is
-   * blocked, including when this request is the one over `maxRequestsPerWindow`.
+   * Counts one message from `address` toward the flood limit and the global budget. Returns
+   * false when it must be dropped: the source is blocked (this message may be the one over
+   * `maxRequestsPerWindow`), or the second's budget is spent and the source is among the heavy.
+   * Exempt (white-listed) sources are neither counted nor dropped.
    */
   recordRequest(address: string): boolean {
     const now = this.maintain();
@@ -105,47 +116,62 @@ export class AbuseBlocker {
     if (this.activeBlock('source', key, now)) return false;
     if (this.isExempt(address)) return true;
     const count = this.requestsBySource.add(key, now);
-    if (count <= this.policy.maxRequestsPerWindow) return true;
-    this.impose('source', key, 'flood', count, this.policy.blockSeconds, now);
-    return false;
+    if (count > this.policy.maxRequestsPerWindow) {
+      this.blockSource(key, 'flood', count, now);
+      return false;
+    }
+    return this.shedder.admit(key, now);
   }
 
   /**
-   * Counts a failed authentication against the source and, when there is one, its User-Agent;
-   * either reaching `maxAuthFailures` within the window is blocked. Failures from exempt
-   * sources count toward nothing: a white-listed office mistyping a password must not get the
-   * User-Agent of every set of that model blocked.
+   * Whether an authentication attempt for `user` from `address` may be checked at all: false
+   * while the user is locked and this source is not one of its known devices.
    */
-  recordAuthFailure(address: string, userAgent?: string): void {
+  allowsUserFrom(user: string, address: string): boolean {
+    const now = this.maintain();
+    const key = canonicalUser(user);
+    if (!this.activeBlock('user', key, now)) return true;
+    return this.devices.knows(key, canonicalSource(address), now) || this.isExempt(address);
+  }
+
+  /**
+   * Counts a failed authentication (wrong password, unknown user) against the source and the
+   * user it was for; either reaching its limit within `authFailureWindowSeconds` is blocked.
+   * Failures from exempt sources count toward nothing.
+   */
+  recordAuthFailure(address: string, user?: string): void {
     const now = this.maintain();
     if (this.isExempt(address)) return;
     const source = canonicalSource(address);
     if (!this.activeBlock('source', source, now)) {
       const failures = this.failuresBySource.add(source, now);
-      if (failures >= this.policy.maxAuthFailures) this.impose('source', source, 'authentication-failures', failures, this.policy.blockSeconds, now);
+      if (failures >= this.policy.maxAuthFailures) this.blockSource(source, 'authentication-failures', failures, now);
     }
-    const agent = canonicalUserAgent(userAgent);
-    if (agent !== undefined && !this.activeBlock('user-agent', agent, now)) {
-      const failures = this.failuresByUserAgent.add(agent, now);
-      if (failures >= this.policy.maxAuthFailures) this.impose('user-agent', agent, 'authentication-failures', failures, this.policy.blockSeconds, now);
+    if (user === undefined || user === '') return;
+    const key = canonicalUser(user);
+    // A known device's own mistakes do not lock its user out of anywhere else.
+    if (this.devices.knows(key, source, now) || this.activeBlock('user', key, now)) return;
+    const failures = this.failuresByUser.add(key, now);
+    if (failures >= this.policy.maxUserAuthFailures) {
+      this.impose('user', key, 'authentication-failures', failures, this.policy.blockSeconds * 1000, now);
     }
   }
 
   /**
-   * A successful authentication forgives nothing, on purpose: a tool guessing the passwords of
-   * many extensions from one source, one of which it knows, would otherwise reset its own count
-   * with every success. Kept so call sites can report both outcomes symmetrically.
+   * A successful authentication: the (user, source) pair becomes a known device. It forgives
+   * nothing, on purpose: a tool guessing many extensions from one source, one of which it
+   * knows, would otherwise reset its own count with every success.
    */
-  recordAuthSuccess(_address: string): void {
-    this.maintain();
+  recordAuthSuccess(address: string, user: string): void {
+    const now = this.maintain();
+    this.devices.remember(canonicalUser(user), canonicalSource(address), now);
   }
 
   /**
-   * Blocks a source or User-Agent now, for `seconds` (default `blockSeconds`), replacing any
+   * Blocks a source (or locks a user) now, for `seconds` (default `blockSeconds`), replacing any
    * block it already has. With reason `manual` this is the operator's decision and applies even
-   * to white-listed sources; with any other reason the caller is an automatic check (such as a
-   * connection limit), so exempt sources are refused and the block counts in `blocksTotal`.
-   * @returns the block set, or undefined when refused (exempt source, or empty User-Agent).
+   * to white-listed sources; with any other reason exempt sources are refused.
+   * @returns the block set, or undefined when refused (exempt source, or empty value).
    * @throws RangeError when `seconds` is not a positive number.
    */
   block(kind: BlockKind, value: string, reason: BlockReason, seconds: number = this.policy.blockSeconds): BlockView | undefined {
@@ -153,20 +179,20 @@ export class AbuseBlocker {
       throw new RangeError(`AbuseBlocker.block(${kind}, ${value}): seconds must be a positive number, got ${String(seconds)}`);
     }
     const now = this.maintain();
-    const key = kind === 'source' ? canonicalSource(value) : canonicalUserAgent(value);
-    if (key === undefined) return undefined;
+    const key = kind === 'source' ? canonicalSource(value) : canonicalUser(value);
+    if (key === '') return undefined;
     if (kind === 'source' && reason !== 'manual' && this.isExempt(value)) return undefined;
-    return this.impose(kind, key, reason, 0, seconds, now);
+    return this.impose(kind, key, reason, 0, seconds * 1000, now);
   }
 
   /** Lifts a block and forgets the counts behind it; returns whether a block was active. */
   unblock(kind: BlockKind, value: string): boolean {
     const now = this.maintain();
-    const key = kind === 'source' ? canonicalSource(value) : canonicalUserAgent(value);
-    if (key === undefined) return false;
+    const key = kind === 'source' ? canonicalSource(value) : canonicalUser(value);
     const wasActive = this.activeBlock(kind, key, now) !== undefined;
     this.blocks[kind].delete(key);
     this.forgetCounts(kind, key);
+    if (kind === 'source') this.offences.delete(key);
     return wasActive;
   }
 
@@ -174,15 +200,13 @@ export class AbuseBlocker {
   list(): BlockView[] {
     const now = this.maintain();
     this.dropExpiredBlocks(now);
-    return [...this.blocks.source.values(), ...this.blocks['user-agent'].values()]
-      .sort((a, b) => a.sinceMs - b.sinceMs)
-      .map(toView);
+    return [...this.blocks.source.values(), ...this.blocks.user.values()].sort((a, b) => a.sinceMs - b.sinceMs).map(toView);
   }
 
-  /** Sources and User-Agents blocked now. */
+  /** Sources blocked and users locked now. */
   get blocksActive(): number {
     this.dropExpiredBlocks(this.now());
-    return this.blocks.source.size + this.blocks['user-agent'].size;
+    return this.blocks.source.size + this.blocks.user.size;
   }
 
   /** Automatic blocks (every reason but `manual`) set since this blocker was created. */
@@ -190,19 +214,29 @@ export class AbuseBlocker {
     return this.automaticBlocksSet;
   }
 
-  /** Keys held by the request and failure counters: bounded by pruning and `maxTrackedKeys`. */
-  get trackedCounters(): number {
-    return this.requestsBySource.size + this.failuresBySource.size + this.failuresByUserAgent.size;
+  /** Whether this second's request budget for all sources is spent. */
+  get overloaded(): boolean {
+    return this.shedder.overloaded;
   }
 
-  /** Reads the clock and, once per window, prunes quiet counters and expired blocks. */
+  /** Keys held by the counters, the known devices and the offence memory: bounded by pruning and `maxTrackedKeys`. */
+  get trackedCounters(): number {
+    return this.requestsBySource.size + this.failuresBySource.size + this.failuresByUser.size + this.offences.size + this.devices.size;
+  }
+
+  /** Reads the clock and, now and then, prunes quiet counters and expired blocks. */
   private maintain(): number {
     const now = this.now();
-    if (now - this.lastSweepMs >= this.windowMs || now < this.lastSweepMs) {
+    if (now - this.lastSweepMs >= this.sweepMs || now < this.lastSweepMs) {
       this.lastSweepMs = now;
       this.requestsBySource.prune(now);
       this.failuresBySource.prune(now);
-      this.failuresByUserAgent.prune(now);
+      this.failuresByUser.prune(now);
+      this.devices.prune(now);
+      for (const [key, offence] of this.offences) {
+        if (now - offence.atMs < REPEAT_MEMORY_MS) break;
+        this.offences.delete(key);
+      }
       this.dropExpiredBlocks(now);
     }
     return now;
@@ -216,11 +250,22 @@ export class AbuseBlocker {
     return undefined;
   }
 
-  private impose(kind: BlockKind, key: string, reason: BlockReason, count: number, seconds: number, now: number): BlockView {
+  /** An automatic block of a source: `blockSeconds`, doubled for each repeat offence within a day. */
+  private blockSource(key: string, reason: BlockReason, count: number, now: number): void {
+    const before = this.offences.get(key);
+    const repeats = before && now - before.atMs < REPEAT_MEMORY_MS ? before.count : 0;
+    this.offences.delete(key);
+    this.offences.set(key, { count: repeats + 1, atMs: now });
+    if (this.offences.size > this.maxTrackedKeys) this.offences.delete(this.offences.keys().next().value!);
+    const ms = Math.min(this.policy.blockSeconds * 2 ** Math.min(repeats, 30), this.policy.maxBlockSeconds) * 1000;
+    this.impose('source', key, reason, count, ms, now);
+  }
+
+  private impose(kind: BlockKind, key: string, reason: BlockReason, count: number, ms: number, now: number): BlockView {
     const table = this.blocks[kind];
     table.delete(key);
     if (table.size >= this.maxTrackedKeys) this.makeRoomForBlock(table, now);
-    const block: ActiveBlock = { kind, value: key, reason, count, sinceMs: now, untilMs: now + seconds * 1000 };
+    const block: ActiveBlock = { kind, value: key, reason, count, sinceMs: now, untilMs: now + ms };
     table.set(key, block);
     this.forgetCounts(kind, key);
     if (reason !== 'manual') this.automaticBlocksSet++;
@@ -252,7 +297,7 @@ export class AbuseBlocker {
       this.requestsBySource.delete(key);
       this.failuresBySource.delete(key);
     } else {
-      this.failuresByUserAgent.delete(key);
+      this.failuresByUser.delete(key);
     }
   }
 }
@@ -277,8 +322,7 @@ function canonicalSource(address: string): string {
   return text.slice(0, text.lastIndexOf('/'));
 }
 
-function canonicalUserAgent(userAgent: string | undefined): string | undefined {
-  const trimmed = userAgent?.trim();
-  if (!trimmed) return undefined;
-  return trimmed.length > MAX_USER_AGENT_KEY ? trimmed.slice(0, MAX_USER_AGENT_KEY) : trimmed;
+function canonicalUser(user: string): string {
+  const trimmed = user.trim();
+  return trimmed.length > MAX_USER_KEY ? trimmed.slice(0, MAX_USER_KEY) : trimmed;
 }

@@ -7,4 +7,6 @@ export {
   type BlockKind,
   type BlockReason,
 } from './abuse-blocker.js';
+export { KnownDevices } from './known-devices.js';
+export { LoadShedder } from './load-shedder.js';
 export { isScannerUserAgent, scannerUserAgentMatcher } from './scanners.js';

@@ -35,8 +35,11 @@ export interface RegisteredSetView {
 }
 
 export interface BlockView {
-  /** A blocked source address or User-Agent. */
-  kind: 'source' | 'user-agent';
+  /**
+   * A blocked source address, or a locked user (refused from every source it never
+   * authenticated from; its known devices keep working).
+   */
+  kind: 'source' | 'user';
   value: string;
   reason: 'authentication-failures' | 'flood' | 'manual';
   /** Failures or requests counted when the block was set. */
@@ -67,6 +70,8 @@ export interface GatewayCounters {
   rtpBytes: number;
   /** Malformed messages answered 400 or dropped. */
   malformed: number;
+  /** Set-side server transactions alive now: only authenticated requests make one (challenges are stateless). */
+  serverTransactions: number;
 }
 
 /** One line of help per counter: the Prometheus HELP text and the status page's label. */
@@ -76,7 +81,7 @@ export const COUNTER_HELP: Record<keyof GatewayCounters, { help: string; type: '
   authFailures: { help: 'Requests from sets with wrong credentials', type: 'counter' },
   dropped: { help: 'Messages dropped unanswered (blocked, black-listed or scanner sources)', type: 'counter' },
   scannersDropped: { help: 'Requests dropped because their User-Agent is a known scanner', type: 'counter' },
-  blocksActive: { help: 'Sources and User-Agents blocked now', type: 'gauge' },
+  blocksActive: { help: 'Sources blocked and users locked now', type: 'gauge' },
   blocksTotal: { help: 'Automatic blocks set since start', type: 'counter' },
   registrations: { help: 'Sets registered through the gateway', type: 'gauge' },
   connections: { help: 'Open set-side connections (TCP, TLS, WS, WSS)', type: 'gauge' },
@@ -86,4 +91,5 @@ export const COUNTER_HELP: Record<keyof GatewayCounters, { help: string; type: '
   rtpPackets: { help: 'RTP and RTCP packets relayed', type: 'counter' },
   rtpBytes: { help: 'RTP and RTCP bytes relayed', type: 'counter' },
   malformed: { help: 'Malformed SIP messages answered 400 or dropped', type: 'counter' },
+  serverTransactions: { help: 'Set-side server transactions alive (challenges leave none)', type: 'gauge' },
 };

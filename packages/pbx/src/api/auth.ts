@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { MbgEntry } from '../store/types.js';
 import { ApiError } from './errors.js';
@@ -27,6 +28,11 @@ export function requireBearer(req: IncomingMessage, token: string): void {
  */
 export function requireGateway(req: IncomingMessage, mbg: MbgEntry | null): void {
   if (!mbg) throw new ApiError(403, 'no-gateway', null, 'no MBG entry is configured on the pbx: add one (PUT /api/mbg) before the gateway can read credentials');
+  // Set credentials go to the MBG's own address only, whoever knows its secret.
+  const source = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+  if (source !== mbg.address) {
+    throw new ApiError(403, 'not-the-gateway', null, `the gateway route answers only the MBG's address (${isIP(mbg.address) ? 'the one in the MBG entry' : 'an IP address: the MBG entry names a host'}), not ${source}`);
+  }
   const challenge = { 'www-authenticate': 'Basic realm="psi-pbx gateway", charset="UTF-8"' };
   const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(req.headers.authorization ?? '');
   if (!match) throw new ApiError(401, 'unauthorized', 'authorization', 'the gateway route needs HTTP Basic authentication with the MBG account and shared secret', challenge);

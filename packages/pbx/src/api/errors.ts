@@ -2,8 +2,8 @@ import { StoreError } from '../store/types.js';
 
 export type ApiErrorCode =
   | StoreError['code']
-  | 'bad-json' | 'body-too-large' | 'bad-request' | 'unauthorized' | 'no-gateway'
-  | 'method-not-allowed' | 'not-implemented' | 'internal';
+  | 'bad-json' | 'body-too-large' | 'bad-request' | 'unauthorized' | 'no-gateway' | 'not-the-gateway'
+  | 'too-many-failures' | 'unsupported-media-type' | 'method-not-allowed' | 'not-implemented' | 'internal';
 
 /** Every failure the API answers, as `{ "error": { "code", "field", "message" } }`. */
 export class ApiError extends Error {

@@ -8,6 +8,13 @@ export const MAX_BODY_BYTES = 64 * 1024;
  * MAX_BODY_BYTES: nobody gets to make the pbx buffer an arbitrary upload.
  */
 export async function readJsonBody(req: IncomingMessage, maxBytes = MAX_BODY_BYTES): Promise<unknown> {
+  const declaredType = req.headers['content-type'];
+  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  // A form post from a browser page (text/plain, urlencoded) must not pass for an API call.
+  if (hasBody && !/^application\/json\s*(;|$)/i.test(declaredType ?? '')) {
+    throw new ApiError(415, 'unsupported-media-type', 'content-type',
+      `the request body must be JSON sent with "Content-Type: application/json"${declaredType ? `, not "${declaredType}"` : ' (none was given)'}`, { accept: 'application/json' });
+  }
   const tooLarge = (): ApiError => new ApiError(413, 'body-too-large', 'body', `the request body is larger than ${maxBytes} bytes`, { connection: 'close' });
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge();

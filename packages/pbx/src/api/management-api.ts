@@ -1,4 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { GuessLimiter } from '@psi-lab/sip';
 import type { Logger } from 'pino';
 import type { PbxStore } from '../store/types.js';
 import { requireBearer, requireGateway } from './auth.js';
@@ -12,6 +13,8 @@ export interface ManagementApiOptions {
   logger?: Logger;
   /** The SIP security layer's blocks; without it /api/blocks answers 501. */
   blocks?: BlockSource;
+  /** Counts wrong credentials per source (default: 10 within 10 minutes lock a source out for an hour). */
+  guesses?: GuessLimiter;
 }
 
 interface CompiledRoute {
@@ -28,6 +31,7 @@ export function createManagementApi(store: PbxStore, options: ManagementApiOptio
   if (!options.token) throw new Error('the management API needs a non-empty token: an empty one would let anybody in');
   const routes: CompiledRoute[] = managementRoutes(store, options.blocks).map((route) => ({ route, segments: splitPath(route.path) }));
   const { logger } = options;
+  const guesses = options.guesses ?? new GuessLimiter();
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://pbx.invalid');
@@ -40,15 +44,26 @@ export function createManagementApi(store: PbxStore, options: ManagementApiOptio
     const onPath = routes.map((r) => ({ route: r.route, params: match(r.segments, segments) })).filter((m) => m.params !== undefined);
     // Which authentication applies depends on the path alone, so it is checked before the
     // method: an unauthenticated caller learns nothing about the routes.
-    if (onPath.some((m) => m.route.auth === 'gateway')) requireGateway(req, store.getMbg());
-    else requireBearer(req, options.token);
+    const source = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const locked = guesses.lockedFor(source);
+    if (locked > 0) {
+      // Locked out: right credentials are refused too, so the answers tell a guesser nothing.
+      throw new ApiError(429, 'too-many-failures', 'authorization', 'too many wrong credentials from this address: try again later', { 'retry-after': String(Math.ceil(locked / 1000)) });
+    }
+    try {
+      if (onPath.some((m) => m.route.auth === 'gateway')) requireGateway(req, store.getMbg());
+      else requireBearer(req, options.token);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401 && req.headers.authorization) guesses.fail(source);
+      throw error;
+    }
     if (onPath.length === 0) throw new ApiError(404, 'not-found', 'path', `there is no ${url.pathname} in this API`);
     const chosen = onPath.find((m) => m.route.method === req.method);
     if (!chosen) {
       const allowed = onPath.map((m) => m.route.method).join(', ');
       throw new ApiError(405, 'method-not-allowed', 'method', `${req.method} is not supported on ${url.pathname}: use ${allowed}`, { allow: allowed });
     }
-    const reply = await chosen.route.handle({ params: chosen.params ?? {}, query: url.searchParams, body: () => readJsonBody(req) });
+    const reply = await chosen.route.handle({ params: chosen.params ?? {}, query: url.searchParams, headers: req.headers, body: () => readJsonBody(req) });
     if (reply.body === undefined) sendEmpty(res, reply.status, reply.headers);
     else sendJson(res, reply.status, reply.body, reply.headers);
   };

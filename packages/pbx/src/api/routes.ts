@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 import { cidrContains } from '@psi-lab/sip';
 import type { HashAlgorithm, MbgEntry, PbxStore } from '../store/types.js';
@@ -15,6 +17,7 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export interface RouteContext {
   params: Record<string, string>;
   query: URLSearchParams;
+  headers: IncomingHttpHeaders;
   body(): Promise<unknown>;
 }
 
@@ -57,6 +60,10 @@ function notFound(field: string, message: string): ApiError {
 }
 
 export function managementRoutes(store: PbxStore, blocks: BlockSource | undefined): Route[] {
+  // The credentials' ETag names this process and the store's configuration version: a gateway
+  // asking every few seconds gets a 304 (no hashes on the wire) until a subscriber changes.
+  const boot = randomBytes(6).toString('base64url');
+  const credentialsTag = (): string => `"${boot}-${store.configVersion}"`;
   const requireBlocks = (): BlockSource => {
     if (!blocks) throw new ApiError(501, 'not-implemented', null, 'no SIP security layer is attached to this API: there are no blocks to show');
     return blocks;
@@ -163,6 +170,23 @@ export function managementRoutes(store: PbxStore, blocks: BlockSource | undefine
       },
     },
 
+    { method: 'GET', path: '/api/site-networks', auth: 'token', handle: () => ok(store.listSiteNetworks()) },
+    {
+      method: 'POST', path: '/api/site-networks', auth: 'token',
+      handle: async ({ body }) => {
+        const { cidr, comment } = allowListEntryFrom(await body());
+        return ok(store.addSiteNetwork(cidr, comment), 201);
+      },
+    },
+    {
+      method: 'DELETE', path: '/api/site-networks/:id', auth: 'token',
+      handle: ({ params }) => {
+        if (!/^[1-9][0-9]{0,15}$/.test(params.id)) throw new ApiError(400, 'bad-field', 'id', `a site network id is a positive whole number (got "${params.id}")`);
+        store.removeSiteNetwork(Number(params.id));
+        return noContent;
+      },
+    },
+
     { method: 'GET', path: '/api/blocks', auth: 'token', handle: () => ok(requireBlocks().list()) },
     {
       method: 'DELETE', path: '/api/blocks/:address', auth: 'token',
@@ -174,14 +198,17 @@ export function managementRoutes(store: PbxStore, blocks: BlockSource | undefine
 
     {
       method: 'GET', path: '/api/gateway/credentials', auth: 'gateway',
-      handle: ({ query }) => {
+      handle: ({ query, headers: asked }) => {
         const only = query.get('extension');
         if (only === '') throw new ApiError(400, 'bad-field', 'extension', 'extension is empty: give one (?extension=1001) or leave it out for all');
+        const tag = credentialsTag();
+        if (only === null && asked['if-none-match'] === tag) return { status: 304, headers: { etag: tag } };
         const extensions = only === null ? store.listSubscribers().map((s) => s.extension) : [only];
         const credentials = extensions.map((extension): GatewayCredential => ({
           extension, realm: store.realm, ha1Md5: ha1(extension, 'MD5'), ha1Sha256: ha1(extension, 'SHA-256'),
         }));
-        return ok(credentials);
+        const headers: Record<string, string> = only === null ? { etag: tag } : {};
+        return { status: 200, body: credentials, headers };
       },
     },
   ];

@@ -18,15 +18,20 @@ export const USAGE = `usage: psi-pbx [--api URL] [--token TOKEN] [--json] <comma
   allow-list list
   allow-list add CIDR [--comment TEXT]
   allow-list remove ID
+  site-network list                   (on-site phones that may reach the pbx without the MBG)
+  site-network add CIDR [--comment TEXT]
+  site-network remove ID
   blocks list
   blocks lift ADDRESS
 
-  --api URL      the pbx management API (default $PSI_PBX_API or http://127.0.0.1:8070)
+  --api URL      the pbx management API (default $PSI_PBX_API or https://127.0.0.2:8070, the lab's)
   --token TOKEN  its bearer token (default $PSI_PBX_TOKEN)
+                 An https API's certificate is checked against the system's CAs and
+                 $NODE_EXTRA_CA_CERTS (the lab's: NODE_EXTRA_CA_CERTS=.lab/certs/ca.pem)
   --json         machine-readable output: the API's JSON
 `;
 
-export const DEFAULT_API = 'http://127.0.0.1:8070';
+export const DEFAULT_API = 'https://127.0.0.2:8070';
 
 /** Bad command line: reported with the usage text and exit code 2. */
 export class UsageError extends Error {
@@ -65,6 +70,9 @@ export type Command =
   | { kind: 'allow-list list' }
   | { kind: 'allow-list add'; cidr: string; comment: string }
   | { kind: 'allow-list remove'; id: string }
+  | { kind: 'site-network list' }
+  | { kind: 'site-network add'; cidr: string; comment: string }
+  | { kind: 'site-network remove'; id: string }
   | { kind: 'blocks list' }
   | { kind: 'blocks lift'; address: string };
 
@@ -106,6 +114,9 @@ const SPECS: Record<string, CommandSpec> = {
   'allow-list list': { positionals: [], options: {} },
   'allow-list add': { positionals: ['CIDR'], options: { comment: 'value' } },
   'allow-list remove': { positionals: ['ID'], options: {} },
+  'site-network list': { positionals: [], options: {} },
+  'site-network add': { positionals: ['CIDR'], options: { comment: 'value' } },
+  'site-network remove': { positionals: ['ID'], options: {} },
   'blocks list': { positionals: [], options: {} },
   'blocks lift': { positionals: ['ADDRESS'], options: {} },
 };
@@ -226,7 +237,7 @@ function buildCommand(name: string, positionals: string[], values: Map<string, s
     }
     case 'subscriber set':
       return { kind: name, extension: first, changes: subscriberChanges(text, flag) };
-    case 'subscriber list': case 'role list': case 'mbg show': case 'mbg clear': case 'allow-list list': case 'blocks list':
+    case 'subscriber list': case 'role list': case 'mbg show': case 'mbg clear': case 'allow-list list': case 'site-network list': case 'blocks list':
       return { kind: name };
     case 'subscriber show': case 'subscriber remove':
       return { kind: name, extension: first };
@@ -250,9 +261,9 @@ function buildCommand(name: string, positionals: string[], values: Map<string, s
       if (Object.keys(fields).length === 0) throw new UsageError('"mbg set" needs at least one of --address, --fqdn, --account, --secret');
       return { kind: name, fields };
     }
-    case 'allow-list add':
+    case 'allow-list add': case 'site-network add':
       return { kind: name, cidr: first, comment: text('comment') ?? '' };
-    case 'allow-list remove':
+    case 'allow-list remove': case 'site-network remove':
       return { kind: name, id: first };
     case 'blocks lift':
       return { kind: name, address: first };

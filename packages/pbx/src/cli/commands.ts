@@ -2,7 +2,7 @@ import type { MbgView } from '../api/routes.js';
 import type { AllowListEntry, CloudLinkRole, Forwarding, ForwardKind, Subscriber, SubscriberPatch } from '../store/types.js';
 import { CliError, pathOf, type ApiClient } from './api-client.js';
 import type { Command, SubscriberChanges } from './args.js';
-import { allowListTable, blockTable, mbgDetails, roleTable, subscriberDetails, subscriberTable, type BlockView } from './format.js';
+import { allowListTable, blockTable, cidrTable, mbgDetails, roleTable, subscriberDetails, subscriberTable, type BlockView } from './format.js';
 
 export interface CommandOutput {
   stdout: string;
@@ -69,6 +69,13 @@ export async function runCommand(command: Command, api: ApiClient, json: boolean
         (entry: AllowListEntry) => `added ${entry.cidr} to the Allow-List as entry ${entry.id}\n`);
     case 'allow-list remove':
       return done(`removed Allow-List entry ${command.id}`)(await api.request('DELETE', pathOf('/api/allow-list', command.id)));
+    case 'site-network list':
+      return out(await api.request('GET', '/api/site-networks'), (entries: AllowListEntry[]) => cidrTable(entries, 'no site networks: only the MBG reaches the pbx'));
+    case 'site-network add':
+      return out(await api.request('POST', '/api/site-networks', { cidr: command.cidr, comment: command.comment }),
+        (entry: AllowListEntry) => `added ${entry.cidr} to the site networks as entry ${entry.id}\n`);
+    case 'site-network remove':
+      return done(`removed site network ${command.id}`)(await api.request('DELETE', pathOf('/api/site-networks', command.id)));
     case 'blocks list':
       return out(await api.request('GET', '/api/blocks'), (blocks: BlockView[]) => blockTable(blocks));
     case 'blocks lift':

@@ -59,7 +59,11 @@ export function mbgDetails(mbg: MbgView): string {
 }
 
 export function allowListTable(entries: AllowListEntry[]): string {
-  if (entries.length === 0) return 'the Allow-List is empty\n';
+  return cidrTable(entries, 'the Allow-List is empty');
+}
+
+export function cidrTable(entries: AllowListEntry[], whenEmpty: string): string {
+  if (entries.length === 0) return `${whenEmpty}\n`;
   return table(['ID', 'CIDR', 'COMMENT'], entries.map((e) => [String(e.id), e.cidr, e.comment]));
 }
 

@@ -1,6 +1,9 @@
 import { ClientInviteTransaction, createResponse, type ClientTransaction, type Destination, type IncomingRequest, type OutgoingResponse, type SipApp, type SipResponse } from '@psi-lab/sip';
 import type { Logger } from 'pino';
+import type { AuthenticatedLocals } from '../registrar/registrar.js';
 import type { Forwarding, PbxStore } from '../store/types.js';
+import { peerAt, requesterPeer, type DialogPeer, type DialogRoutes } from './dialog-routes.js';
+import { assertCallerIdentity } from './caller-identity.js';
 import { bindingDestination, forwardedRequest, upstreamResponse } from './next-hop.js';
 
 export interface CallRoutingContext {
@@ -11,6 +14,8 @@ export interface CallRoutingContext {
   trunk?: { address: string; port: number };
   /** Our Record-Route value, so in-dialog requests come back through us. */
   recordRoute: string;
+  /** Where the dialogs this call makes are remembered, for routing what follows inside them. */
+  dialogs: DialogRoutes;
   logger: Logger;
 }
 
@@ -37,12 +42,15 @@ export class ForkedCall {
   private answered = false;
   private finished = false;
   private noAnswerTimer: NodeJS.Timeout | undefined;
+  private readonly caller: DialogPeer;
 
   constructor(private readonly ctx: CallRoutingContext, private readonly req: IncomingRequest, private readonly res: OutgoingResponse) {
+    this.caller = requesterPeer(req);
     req.on('cancel', () => {
       this.finished = true;
       this.stopTimer();
       this.cancelBranches();
+      ctx.dialogs.dropEarly(req.msg);
     });
   }
 
@@ -84,9 +92,13 @@ export class ForkedCall {
   private fork(targets: Target[], onBusy: Forwarding | undefined): void {
     const generation = ++this.generation;
     this.branches = new Map();
+    const user = (this.req.locals as AuthenticatedLocals).user;
     for (const target of targets) {
       const request = forwardedRequest(this.ctx.app, this.req.msg, target.uri, target.destination.protocol, target.route);
       request.prepend('Record-Route', this.ctx.recordRoute);
+      // The callee learns who calls from the subscriber record, never from what the caller wrote.
+      if (user !== undefined) assertCallerIdentity(request, this.ctx.store.getSubscriber(user), this.ctx.store.realm);
+      const callee = peerAt(target.destination);
       let tx: ClientTransaction;
       try {
         tx = this.ctx.app.transactions.sendRequest(request, target.destination);
@@ -96,9 +108,16 @@ export class ForkedCall {
       }
       this.branches.set(tx, undefined);
       tx.on('provisional', (response) => {
-        if (generation === this.generation && !this.answered && !this.finished && response.status > 100) void this.res.relay(upstreamResponse(response));
+        if (generation !== this.generation || this.answered || this.finished || response.status <= 100) return;
+        const tag = response.to.tag;
+        if (tag) this.ctx.dialogs.record(this.req.msg, tag, this.caller, callee, false);
+        void this.res.relay(this.upstream(response));
       });
-      tx.on('final', (response) => this.onFinal(generation, tx, response, onBusy));
+      tx.on('final', (response) => {
+        const tag = response.to.tag;
+        if (response.status < 300 && tag) this.ctx.dialogs.record(this.req.msg, tag, this.caller, callee, true);
+        this.onFinal(generation, tx, response, onBusy);
+      });
       tx.on('timeout', () => this.onFinal(generation, tx, createResponse(request, 408), onBusy));
       tx.on('transport-error', () => this.onFinal(generation, tx, createResponse(request, 503), onBusy));
     }
@@ -108,7 +127,7 @@ export class ForkedCall {
   private onFinal(generation: number, tx: ClientTransaction, response: SipResponse, onBusy: Forwarding | undefined): void {
     if (response.status < 300) {
       // Every 2xx goes upstream (a forked 2xx too: the caller's UA sorts out the dialogs).
-      void this.res.relay(upstreamResponse(response));
+      void this.res.relay(this.upstream(response));
       if (!this.answered) {
         this.answered = true;
         this.finished = true;
@@ -127,7 +146,15 @@ export class ForkedCall {
     }
     this.finished = true;
     this.stopTimer();
-    void this.res.relay(upstreamResponse(best));
+    this.ctx.dialogs.dropEarly(this.req.msg);
+    void this.res.relay(this.upstream(best));
+  }
+
+  /** A branch's response for the caller: our Via off, and the caller's own From back (we may have asserted another name). */
+  private upstream(response: SipResponse): SipResponse {
+    const copy = upstreamResponse(response);
+    copy.set('From', this.req.msg.get('from')!);
+    return copy;
   }
 
   private cancelBranches(except?: ClientTransaction, reason?: string): void {
@@ -140,6 +167,7 @@ export class ForkedCall {
   private finish(status: number): void {
     this.finished = true;
     this.stopTimer();
+    this.ctx.dialogs.dropEarly(this.req.msg);
     if (!this.res.finalResponseSent) void this.res.send(status);
   }
 

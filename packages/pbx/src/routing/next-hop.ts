@@ -1,5 +1,5 @@
-import { SipRequest, newBranch, parseUri, uriEquals, viaTransport, type Destination, type SipApp, type SipResponse, type TransportProtocol } from '@psi-lab/sip';
-import type { Binding, PbxStore } from '../store/types.js';
+import { SipRequest, newBranch, viaTransport, type Destination, type SipApp, type SipResponse, type TransportProtocol } from '@psi-lab/sip';
+import type { Binding } from '../store/types.js';
 
 /**
  * Where a request for a registered contact goes: back along the flow the set registered on
@@ -11,31 +11,6 @@ export function bindingDestination(app: SipApp, binding: Binding): Destination {
   const [address, port] = splitHostPort(binding.source);
   const flow = protocol === 'udp' ? undefined : app.transport.flow(binding.flowId);
   return { protocol, address, port, flow };
-}
-
-/** A URI's own address: for targets that are not registered sets (the trunk, a dialog peer). */
-export function uriDestination(uriText: string): Destination | undefined {
-  const uri = parseUri(uriText);
-  if (!('host' in uri) || !uri.host) return undefined;
-  const transport = uri.params.get('transport');
-  const protocol: TransportProtocol = typeof transport === 'string' && ['tcp', 'udp'].includes(transport.toLowerCase()) ? (transport.toLowerCase() as TransportProtocol) : 'udp';
-  return { protocol, address: uri.host.replace(/^\[|\]$/g, ''), port: uri.port ?? 5060 };
-}
-
-/** The registered binding whose contact is this URI, if any (to reach a set inside a dialog). */
-export function findBindingByContact(store: PbxStore, uriText: string, now: number): Binding | undefined {
-  let uri;
-  try {
-    uri = parseUri(uriText);
-  } catch {
-    return undefined;
-  }
-  // Only the bindings of the URI's user are searched: a scan of every binding per in-dialog
-  // request would make each BYE cost as much as the whole registry. A contact without a user
-  // part is then reached at its own address.
-  const user = 'user' in uri ? uri.user : undefined;
-  if (!user) return undefined;
-  return store.bindings(user).find((b) => b.expiresAt > now && uriEquals(parseUri(b.contact), uri));
 }
 
 /**

@@ -6,8 +6,9 @@ export interface BlockPolicy {
   /** Requests from one address within `requestWindowMs` that count as a flood. */
   maxRequests: number;
   requestWindowMs: number;
-  /** How long a block lasts. */
+  /** How long a first block lasts; each repeat offence within a day doubles it, up to `maxBlockMs`. */
   blockMs: number;
+  maxBlockMs: number;
 }
 
 export const DEFAULT_BLOCK_POLICY: BlockPolicy = {
@@ -15,8 +16,13 @@ export const DEFAULT_BLOCK_POLICY: BlockPolicy = {
   failureWindowMs: 10 * 60_000,
   maxRequests: 2000,
   requestWindowMs: 10_000,
-  blockMs: 10 * 60_000,
+  blockMs: 3600_000,
+  maxBlockMs: 24 * 3600_000,
 };
+
+/** Offences are remembered this long: a source blocked again within it stays away longer. */
+const OFFENCE_MEMORY_MS = 24 * 3600_000;
+const MAX_TRACKED = 100_000;
 
 export interface Block {
   address: string;
@@ -40,6 +46,8 @@ export class SourceBlocker {
   private readonly blocks = new Map<string, Block>();
   private readonly failures = new Map<string, Counter>();
   private readonly requests = new Map<string, Counter>();
+  /** Per source: how many times it was blocked, and when last. */
+  private readonly offences = new Map<string, { count: number; at: number }>();
 
   constructor(
     private readonly policy: BlockPolicy,
@@ -82,7 +90,14 @@ export class SourceBlocker {
 
   private block(address: string, reason: Block['reason']): void {
     if (this.isAllowListed(address) || this.blocks.has(address)) return;
-    const block = { address, reason, until: this.now() + this.policy.blockMs };
+    const t = this.now();
+    const before = this.offences.get(address);
+    const count = before && t - before.at < OFFENCE_MEMORY_MS ? before.count + 1 : 1;
+    this.offences.delete(address);
+    this.offences.set(address, { count, at: t });
+    if (this.offences.size > MAX_TRACKED) this.offences.delete(this.offences.keys().next().value!);
+    const duration = Math.min(this.policy.blockMs * 2 ** Math.min(count - 1, 20), this.policy.maxBlockMs);
+    const block = { address, reason, until: t + duration };
     this.blocks.set(address, block);
     this.failures.delete(address);
     this.requests.delete(address);
@@ -94,7 +109,7 @@ export class SourceBlocker {
     const t = this.now();
     let c = counters.get(address);
     if (!c || t - c.windowStart >= windowMs) {
-      if (counters.size > 100_000) this.prune(counters, windowMs, t);
+      if (counters.size > MAX_TRACKED) this.prune(counters, windowMs, t);
       c = { windowStart: t, count: 0 };
       counters.set(address, c);
     }
@@ -103,5 +118,7 @@ export class SourceBlocker {
 
   private prune(counters: Map<string, Counter>, windowMs: number, t: number): void {
     for (const [address, c] of counters) if (t - c.windowStart >= windowMs) counters.delete(address);
+    // Still full of live counters (a spoofed flood): the oldest tenth goes rather than grow without bound.
+    if (counters.size > MAX_TRACKED) [...counters.keys()].slice(0, MAX_TRACKED / 10).forEach((k) => counters.delete(k));
   }
 }

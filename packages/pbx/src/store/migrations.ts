@@ -87,6 +87,18 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX bindings_by_expiry ON bindings(expires_at);
     `,
   },
+  {
+    version: 2,
+    description: 'site networks: where on-site phones may reach the pbx directly',
+    sql: `
+      -- Besides its MBG, the pbx hears SIP only from these networks (its LAN of desk phones).
+      CREATE TABLE site_networks (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        cidr    TEXT NOT NULL UNIQUE,
+        comment TEXT NOT NULL DEFAULT ''
+      ) STRICT;
+    `,
+  },
 ];
 
 /**

@@ -7,7 +7,7 @@ import { bindRealm } from './store-settings.js';
 import {
   StoreError,
   type AllowListEntry, type Binding, type CloudLinkRole, type HashAlgorithm,
-  type MbgEntry, type NewSubscriber, type PbxStore, type Subscriber, type SubscriberPatch,
+  type MbgEntry, type NewSubscriber, type PbxStore, type SiteNetwork, type Subscriber, type SubscriberPatch,
 } from './types.js';
 import {
   validateEmail, validateExtension, validateFlag, validateForwardings, validateMbg, validatePassword, validateRole, validateText,
@@ -28,10 +28,22 @@ const SUBSCRIBER_COLUMNS = 'extension, name, email, role, dnd_allowed, dnd_activ
 // Numeric order for numeric extensions: 99 before 1001.
 const BY_EXTENSION = 'ORDER BY length(extension), extension';
 
+/** The two lists of CIDRs the pbx keeps, alike but for their table and what the messages call them. */
+interface CidrList {
+  table: 'allow_list' | 'site_networks';
+  /** "is already on the ..." */
+  name: string;
+  /** "there is no ... 3" */
+  entry: string;
+}
+const ALLOW_LIST: CidrList = { table: 'allow_list', name: 'Allow-List', entry: 'Allow-List entry' };
+const SITE_NETWORKS: CidrList = { table: 'site_networks', name: 'site networks', entry: 'site network' };
+
 /** The pbx's data in one SQLite file (WAL), or in memory for tests. */
 export class SqliteStore implements PbxStore {
   private readonly statements = new Map<string, Database.Statement>();
   private readonly transaction: Database.Transaction<(work: () => unknown) => unknown>;
+  private version = 0;
 
   private constructor(private readonly db: Database.Database, readonly realm: string) {
     this.transaction = db.transaction((work: () => unknown) => work());
@@ -56,6 +68,10 @@ export class SqliteStore implements PbxStore {
     return new SqliteStore(db, realm);
   }
 
+  get configVersion(): number {
+    return this.version;
+  }
+
   get schemaVersion(): number {
     return readSchemaVersion(this.db);
   }
@@ -68,7 +84,7 @@ export class SqliteStore implements PbxStore {
     const email = validateEmail(s.email);
     const password = validatePassword(s.password, extension);
     const dndAllowed = s.dndAllowed === undefined ? true : validateFlag(s.dndAllowed, 'dndAllowed');
-    return this.write(() => {
+    return this.writeConfig(() => {
       const role = this.checkRole(s.role ?? null);
       if (this.subscriberRow(extension)) {
         throw new StoreError('duplicate-extension', 'extension', `extension ${extension} already exists: choose another extension or change the existing subscriber`);
@@ -84,7 +100,7 @@ export class SqliteStore implements PbxStore {
   }
 
   updateSubscriber(extension: string, patch: SubscriberPatch): Subscriber {
-    return this.write(() => {
+    return this.writeConfig(() => {
       const current = this.subscriberRow(extension);
       if (!current) throw unknownSubscriber(extension);
       const name = patch.name === undefined ? current.name : validateText(patch.name, 'name', 100);
@@ -116,7 +132,7 @@ export class SqliteStore implements PbxStore {
   }
 
   removeSubscriber(extension: string): void {
-    this.write(() => {
+    this.writeConfig(() => {
       // Its registrations go with it: a removed subscriber must stop receiving calls at once.
       this.sql('DELETE FROM bindings WHERE aor = ?').run(extension);
       if (this.sql('DELETE FROM subscribers WHERE extension = ?').run(extension).changes === 0) throw unknownSubscriber(extension);
@@ -155,14 +171,14 @@ export class SqliteStore implements PbxStore {
 
   putRole(role: CloudLinkRole): CloudLinkRole {
     const valid = validateRole(role);
-    this.write(() => this.sql(`INSERT INTO roles (name, zoom_psi, description) VALUES (?, ?, ?)
+    this.writeConfig(() => this.sql(`INSERT INTO roles (name, zoom_psi, description) VALUES (?, ?, ?)
               ON CONFLICT (name) DO UPDATE SET zoom_psi = excluded.zoom_psi, description = excluded.description`)
       .run(valid.name, valid.zoomPsi ? 1 : 0, valid.description));
     return valid;
   }
 
   removeRole(name: string): void {
-    this.write(() => {
+    this.writeConfig(() => {
       if (!this.sql('SELECT 1 FROM roles WHERE name = ?').get(name)) throw new StoreError('not-found', 'name', `there is no role "${name}"`);
       const users = this.sql(`SELECT extension FROM subscribers WHERE role = ? ${BY_EXTENSION}`).pluck().all(name) as string[];
       if (users.length > 0) {
@@ -182,11 +198,11 @@ export class SqliteStore implements PbxStore {
 
   setMbg(entry: MbgEntry | null): void {
     if (entry === null) {
-      this.write(() => this.sql('DELETE FROM mbg').run());
+      this.writeConfig(() => this.sql('DELETE FROM mbg').run());
       return;
     }
     const valid = validateMbg(entry);
-    this.write(() => this.sql(`INSERT INTO mbg (id, address, public_fqdn, account, shared_secret, updated_at) VALUES (1, ?, ?, ?, ?, ?)
+    this.writeConfig(() => this.sql(`INSERT INTO mbg (id, address, public_fqdn, account, shared_secret, updated_at) VALUES (1, ?, ?, ?, ?, ?)
               ON CONFLICT (id) DO UPDATE SET address = excluded.address, public_fqdn = excluded.public_fqdn,
                 account = excluded.account, shared_secret = excluded.shared_secret, updated_at = excluded.updated_at`)
       .run(valid.address, valid.publicFqdn, valid.account, valid.sharedSecret, new Date().toISOString()));
@@ -201,30 +217,29 @@ export class SqliteStore implements PbxStore {
   // ---- SIP security allow-list -------------------------------------------------------
 
   addAllowListEntry(cidr: string, comment: string): AllowListEntry {
-    let canonical: string;
-    try {
-      canonical = formatCidr(parseCidr(typeof cidr === 'string' ? cidr.trim() : String(cidr)));
-    } catch (error) {
-      if (error instanceof CidrError) throw new StoreError('bad-cidr', 'cidr', `cidr ${error.message}`);
-      throw error;
-    }
-    const text = validateText(comment ?? '', 'comment', 200, { allowEmpty: true });
-    return this.write(() => {
-      const existing = this.sql('SELECT id FROM allow_list WHERE cidr = ?').get(canonical) as { id: number } | undefined;
-      if (existing) throw new StoreError('duplicate-cidr', 'cidr', `${canonical} is already on the Allow-List (entry ${existing.id})`);
-      const id = Number(this.sql('INSERT INTO allow_list (cidr, comment) VALUES (?, ?)').run(canonical, text).lastInsertRowid);
-      return { id, cidr: canonical, comment: text };
-    });
+    return this.addCidr(ALLOW_LIST, cidr, comment);
   }
 
   removeAllowListEntry(id: number): void {
-    if (!Number.isSafeInteger(id) || id < 1) throw new StoreError('bad-field', 'id', `an Allow-List id is a positive whole number (got ${id})`);
-    const removed = this.write(() => this.sql('DELETE FROM allow_list WHERE id = ?').run(id).changes);
-    if (removed === 0) throw new StoreError('not-found', 'id', `there is no Allow-List entry ${id}`);
+    this.removeCidr(ALLOW_LIST, id);
   }
 
   listAllowList(): AllowListEntry[] {
-    return this.sql('SELECT id, cidr, comment FROM allow_list ORDER BY id').all() as AllowListEntry[];
+    return this.listCidrs(ALLOW_LIST);
+  }
+
+  // ---- site networks -----------------------------------------------------------------
+
+  addSiteNetwork(cidr: string, comment: string): SiteNetwork {
+    return this.addCidr(SITE_NETWORKS, cidr, comment);
+  }
+
+  removeSiteNetwork(id: number): void {
+    this.removeCidr(SITE_NETWORKS, id);
+  }
+
+  listSiteNetworks(): SiteNetwork[] {
+    return this.listCidrs(SITE_NETWORKS);
   }
 
   // ---- registrar bindings ------------------------------------------------------------
@@ -274,6 +289,40 @@ export class SqliteStore implements PbxStore {
   /** IMMEDIATE: take the write lock before reading what the write depends on. */
   private write<T>(work: () => T): T {
     return this.transaction.immediate(work) as T;
+  }
+
+  /** A write to the configuration (anything but bindings): `configVersion` moves once it committed. */
+  private writeConfig<T>(work: () => T): T {
+    const result = this.write(work);
+    this.version++;
+    return result;
+  }
+
+  private addCidr(list: CidrList, cidr: string, comment: string): AllowListEntry {
+    let canonical: string;
+    try {
+      canonical = formatCidr(parseCidr(typeof cidr === 'string' ? cidr.trim() : String(cidr)));
+    } catch (error) {
+      if (error instanceof CidrError) throw new StoreError('bad-cidr', 'cidr', `cidr ${error.message}`);
+      throw error;
+    }
+    const text = validateText(comment ?? '', 'comment', 200, { allowEmpty: true });
+    return this.writeConfig(() => {
+      const existing = this.sql(`SELECT id FROM ${list.table} WHERE cidr = ?`).get(canonical) as { id: number } | undefined;
+      if (existing) throw new StoreError('duplicate-cidr', 'cidr', `${canonical} is already on the ${list.name} (entry ${existing.id})`);
+      const id = Number(this.sql(`INSERT INTO ${list.table} (cidr, comment) VALUES (?, ?)`).run(canonical, text).lastInsertRowid);
+      return { id, cidr: canonical, comment: text };
+    });
+  }
+
+  private removeCidr(list: CidrList, id: number): void {
+    if (!Number.isSafeInteger(id) || id < 1) throw new StoreError('bad-field', 'id', `${list.entry} ids are positive whole numbers (got ${id})`);
+    const removed = this.writeConfig(() => this.sql(`DELETE FROM ${list.table} WHERE id = ?`).run(id).changes);
+    if (removed === 0) throw new StoreError('not-found', 'id', `there is no ${list.entry} ${id}`);
+  }
+
+  private listCidrs(list: CidrList): AllowListEntry[] {
+    return this.sql(`SELECT id, cidr, comment FROM ${list.table} ORDER BY id`).all() as AllowListEntry[];
   }
 
   private subscriberRow(extension: string): SubscriberRow | undefined {

@@ -70,6 +70,9 @@ export interface AllowListEntry {
   comment: string;
 }
 
+/** A network of on-site phones that may reach the pbx directly (besides its MBG). Same shape as an Allow-List entry. */
+export type SiteNetwork = AllowListEntry;
+
 /** One registered contact of an address of record (RFC 3261 §10, RFC 5626 flows). */
 export interface Binding {
   aor: string;
@@ -104,6 +107,11 @@ export class StoreError extends Error {
 
 export interface PbxStore {
   readonly realm: string;
+  /**
+   * Grows with every change to subscribers, roles, the MBG entry, the Allow-List and the site
+   * networks made through this store (not with registrations): a cheap "has anything changed".
+   */
+  readonly configVersion: number;
   // subscribers
   addSubscriber(s: NewSubscriber): Subscriber;
   updateSubscriber(extension: string, patch: SubscriberPatch): Subscriber;
@@ -124,6 +132,10 @@ export interface PbxStore {
   addAllowListEntry(cidr: string, comment: string): AllowListEntry;
   removeAllowListEntry(id: number): void;
   listAllowList(): AllowListEntry[];
+  // site networks (on-site phones that may reach the pbx without its MBG)
+  addSiteNetwork(cidr: string, comment: string): SiteNetwork;
+  removeSiteNetwork(id: number): void;
+  listSiteNetworks(): SiteNetwork[];
   // registrar bindings
   bindings(aor: string): Binding[];
   allBindings(): Binding[];

@@ -39,6 +39,7 @@ export class SipApp extends EventEmitter<SipAppEvents> {
   readonly transactions: TransactionLayer;
   readonly logger: Logger;
   private readonly middleware: Middleware[] = [];
+  private readonly statelessMiddleware: Middleware[] = [];
   private readonly handlers = new Map<string, RequestHandler>();
   private readonly policy: UasPolicy;
   private readonly uac: UserAgentClient;
@@ -79,6 +80,19 @@ export class SipApp extends EventEmitter<SipAppEvents> {
       this.policy.allowed.add(method);
       this.middleware.push((req, res, next) => (req.method === method ? b!(req, res, next) : next()));
     }
+    return this;
+  }
+
+  /**
+   * Middleware that runs before any transaction exists, as Kamailio's sl module answers: what
+   * it answers is sent statelessly and leaves no state behind (a challenge to a request without
+   * credentials, a refusal), so a flood of such requests costs no memory. What it passes on with
+   * `next()` gets its transaction and goes through `use` middleware and the handlers, with the
+   * same `req` (its `locals` kept). Retransmissions of a request that already has a transaction
+   * skip it. ACK and CANCEL never pass here.
+   */
+  useStateless(middleware: Middleware): this {
+    this.statelessMiddleware.push(middleware);
     return this;
   }
 
@@ -133,10 +147,24 @@ export class SipApp extends EventEmitter<SipAppEvents> {
 
   private onRequest(msg: SipRequest, flow: Flow): void {
     if (this.requestFilter && !this.requestFilter(msg, flow)) return;
+    if (this.statelessMiddleware.length > 0 && msg.method !== 'ACK' && msg.method !== 'CANCEL' && !this.transactions.hasServerTransaction(msg)) {
+      const req = new IncomingRequest(msg, flow);
+      const res = new OutgoingResponse(req, async (response) => {
+        await this.transport.sendResponse(response, flow);
+      });
+      if (this.config.userAgent) res.defaultHeaders.push(['Server', this.config.userAgent]);
+      res.onSendError = (error, response) => this.logger.debug({ err: error.message, status: response.status, flow: flow.id }, 'stateless response not sent');
+      runChain(this.statelessMiddleware, () => this.onStatefulRequest(msg, flow, req), req, res, (error) => this.onHandlerError(error, req, res));
+      return;
+    }
+    this.onStatefulRequest(msg, flow);
+  }
+
+  private onStatefulRequest(msg: SipRequest, flow: Flow, screened?: IncomingRequest): void {
     const tx = this.transactions.receiveRequest(msg, flow);
     if (!tx) return;
     if (msg.method === 'CANCEL') return this.onCancel(msg, tx);
-    const req = new IncomingRequest(msg, flow);
+    const req = screened ?? new IncomingRequest(msg, flow);
     const res = new OutgoingResponse(req, (response) => tx.respond(response));
     if (this.config.userAgent) res.defaultHeaders.push(['Server', this.config.userAgent]);
     res.onSendError = (error, response) => this.logger.warn({ err: error.message, status: response.status, callId: msg.get('call-id'), flow: flow.id }, 'response not sent');
@@ -171,14 +199,17 @@ export class SipApp extends EventEmitter<SipAppEvents> {
     }
   }
 
+  /** What an answer to OPTIONS says this element does (Allow, Accept, Supported). */
+  capabilityHeaders(): Array<[string, string]> {
+    return [
+      ['Allow', [...this.policy.allowed].join(', ')],
+      ['Accept', 'application/sdp'],
+      ['Supported', [...this.policy.supported].join(', ')],
+    ];
+  }
+
   private answerOptions: RequestHandler = (_req, res) => {
-    void res.send(200, {
-      headers: [
-        ['Allow', [...this.policy.allowed].join(', ')],
-        ['Accept', 'application/sdp'],
-        ['Supported', [...this.policy.supported].join(', ')],
-      ],
-    });
+    void res.send(200, { headers: this.capabilityHeaders() });
   };
 
   private onHandlerError(error: unknown, req: IncomingRequest, res: OutgoingResponse): void {

@@ -16,6 +16,7 @@ export type { NonceCountResult } from './nonce-counts.js';
 export { DigestServer } from './server.js';
 export type {
   AsyncHa1Lookup,
+  ChallengeOptions,
   DigestFailureReason,
   DigestRequest,
   DigestServerOptions,

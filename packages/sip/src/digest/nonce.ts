@@ -1,9 +1,11 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
- * Self-validating nonces: base64url(timestamp | random | HMAC-SHA256(secret, timestamp|random|realm)).
+ * Self-validating nonces: base64url(timestamp | random | HMAC-SHA256(secret, timestamp|random|realm|binding)).
  * The server keeps no list of issued nonces, so any instance that shares the secret can check
  * them, and a restart with the same secret does not force every phone to re-authenticate.
+ * The binding (what the nonce was issued for, e.g. the source address) is not carried in the
+ * nonce, only covered by its MAC: answered from anywhere else, the nonce is simply not ours.
  */
 
 const TIMESTAMP_BYTES = 8;
@@ -20,23 +22,24 @@ export type NonceCheck =
   | { status: 'stale'; issuedAt: number }
   | { status: 'forged' };
 
-function mac(secret: Buffer, stampAndRandom: Buffer, realm: string): Buffer {
-  return createHmac('sha256', secret).update(stampAndRandom).update(realm, 'utf8').digest().subarray(0, MAC_BYTES);
+function mac(secret: Buffer, stampAndRandom: Buffer, realm: string, binding: string): Buffer {
+  // The NUL keeps realm "ab" + binding "c" apart from realm "a" + binding "bc".
+  return createHmac('sha256', secret).update(stampAndRandom).update(realm, 'utf8').update('\0').update(binding, 'utf8').digest().subarray(0, MAC_BYTES);
 }
 
 /** `nowMs` is milliseconds since the epoch; the nonce carries it so its age can be told later. */
-export function createNonce(secret: Buffer, realm: string, nowMs: number): string {
+export function createNonce(secret: Buffer, realm: string, nowMs: number, binding = ''): string {
   const stampAndRandom = Buffer.alloc(TIMESTAMP_BYTES + RANDOM_BYTES);
   stampAndRandom.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(nowMs))), 0);
   randomBytes(RANDOM_BYTES).copy(stampAndRandom, TIMESTAMP_BYTES);
-  return Buffer.concat([stampAndRandom, mac(secret, stampAndRandom, realm)]).toString('base64url');
+  return Buffer.concat([stampAndRandom, mac(secret, stampAndRandom, realm, binding)]).toString('base64url');
 }
 
-export function checkNonce(nonce: string, secret: Buffer, realm: string, nowMs: number, ttlMs: number): NonceCheck {
+export function checkNonce(nonce: string, secret: Buffer, realm: string, nowMs: number, ttlMs: number, binding = ''): NonceCheck {
   if (!NONCE_SHAPE.test(nonce)) return { status: 'forged' };
   const raw = Buffer.from(nonce, 'base64url');
   const stampAndRandom = raw.subarray(0, TIMESTAMP_BYTES + RANDOM_BYTES);
-  const expected = mac(secret, stampAndRandom, realm);
+  const expected = mac(secret, stampAndRandom, realm, binding);
   if (!timingSafeEqual(expected, raw.subarray(TIMESTAMP_BYTES + RANDOM_BYTES))) return { status: 'forged' };
 
   const issuedAt = Number(raw.readBigUInt64BE(0));

@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { formatAuthHeader, parseAuthHeader } from '../message/auth.js';
 import type { AuthHeader } from '../message/auth.js';
+import { parseUri, uriEquals } from '../message/uri.js';
 import { computeDigestResponse, parseDigestAlgorithm } from './algorithms.js';
 import type { DigestAlgorithm } from './algorithms.js';
 import { checkNonce, createNonce } from './nonce.js';
@@ -17,6 +18,11 @@ export interface DigestServerOptions {
   now?: () => number;
   /** Cap on remembered nonce-counts. */
   maxNonces?: number;
+  /**
+   * Refuse answers without qop (default true). qop=auth is always offered; an answer without it
+   * has no nonce-count, so nothing tells a replay from the original (RFC 2069 style).
+   */
+  requireQop?: boolean;
 }
 
 export type DigestFailureReason =
@@ -28,6 +34,10 @@ export type DigestFailureReason =
   | 'forged-nonce'
   | 'stale'
   | 'replay'
+  /** qop=auth was offered (and is required) but the answer carried none. */
+  | 'qop-missing'
+  /** The answer's uri names another URI than the request's Request-URI. */
+  | 'uri-mismatch'
   | 'unknown-user'
   | 'bad-response';
 
@@ -39,6 +49,19 @@ export interface DigestRequest {
   method: string;
   /** The Authorization (or Proxy-Authorization) value, undefined when the request had none. */
   header: string | undefined;
+  /** The request's Request-URI: when given, the answer's `uri` must name the same URI (RFC 3261 §22.4). */
+  requestUri?: string;
+  /**
+   * What the nonce was issued for, as given to `challenge({ boundTo })` (the source address,
+   * say): a nonce answered by anyone else fails as forged. Default: bound to nothing.
+   */
+  boundTo?: string;
+}
+
+export interface ChallengeOptions {
+  stale?: boolean;
+  /** Binds the nonces to this (e.g. the requester's address); verify must be given the same. */
+  boundTo?: string;
 }
 
 /**
@@ -72,6 +95,9 @@ function fail(reason: DigestFailureReason, username?: string): DigestVerdict {
   return username === undefined ? { ok: false, reason, stale: false } : { ok: false, reason, stale: false, username };
 }
 
+/** An HA1 that matches nobody: unknown users cost the same hashing as known ones (no timing oracle). */
+const DUMMY_HA1 = randomBytes(32).toString('hex');
+
 function sameText(a: string, b: string): boolean {
   const left = Buffer.from(a, 'utf8');
   const right = Buffer.from(b, 'utf8');
@@ -90,6 +116,7 @@ export class DigestServer {
   private readonly now: () => number;
   private readonly opaque: string;
   private readonly nonceCounts: NonceCountTracker;
+  private readonly requireQop: boolean;
 
   constructor(options: DigestServerOptions) {
     this.realm = options.realm;
@@ -100,16 +127,17 @@ export class DigestServer {
     this.ttlMs = (options.nonceTtlSeconds ?? 300) * 1000;
     this.now = options.now ?? Date.now;
     this.nonceCounts = new NonceCountTracker(options.maxNonces ?? 100_000, this.ttlMs);
+    this.requireQop = options.requireQop ?? true;
     // Stable per secret and realm, so every instance sharing the secret hands out the same one.
     this.opaque = createHmac('sha256', this.secret).update(`opaque:${this.realm}`).digest().subarray(0, 16).toString('base64url');
   }
 
   /** One WWW-Authenticate (or Proxy-Authenticate) value per configured algorithm, in order. */
-  challenge(options: { stale?: boolean } = {}): string[] {
+  challenge(options: ChallengeOptions = {}): string[] {
     return this.algorithms.map((algorithm) => {
       const params: Array<[string, string]> = [
         ['realm', this.realm],
-        ['nonce', createNonce(this.secret, this.realm, this.now())],
+        ['nonce', createNonce(this.secret, this.realm, this.now(), options.boundTo)],
         ['opaque', this.opaque],
         ['algorithm', algorithm],
         ['qop', 'auth'],
@@ -162,6 +190,8 @@ export class DigestServer {
       if (qopText.toLowerCase() !== 'auth') return fail('malformed', username);
       if (nc === undefined || !NC_SHAPE.test(nc) || cnonce === undefined) return fail('malformed', username);
       qop = 'auth';
+    } else if (this.requireQop) {
+      return fail('qop-missing', username);
     }
 
     if (realm !== this.realm) return fail('wrong-realm', username);
@@ -172,7 +202,9 @@ export class DigestServer {
     }
     if (algorithm.endsWith('-sess') && cnonce === undefined) return fail('malformed', username);
 
-    const nonceCheck = checkNonce(nonce, this.secret, this.realm, this.now(), this.ttlMs);
+    if (req.requestUri !== undefined && !sameUri(uri, req.requestUri)) return fail('uri-mismatch', username);
+
+    const nonceCheck = checkNonce(nonce, this.secret, this.realm, this.now(), this.ttlMs, req.boundTo);
     if (nonceCheck.status === 'forged') return fail('forged-nonce', username);
     // Old phones drop opaque; one that sends a different value is not answering our challenge.
     const opaque = p.get('opaque');
@@ -194,11 +226,9 @@ export class DigestServer {
 
   private conclude(req: DigestRequest, pending: PendingCheck, ha1: string | undefined): DigestVerdict {
     const { username, algorithm } = pending;
-    if (ha1 === undefined) return fail('unknown-user', username);
-
     const expected = computeDigestResponse({
       algorithm,
-      ha1,
+      ha1: ha1 ?? DUMMY_HA1.slice(0, ha1Length(algorithm)),
       nonce: pending.nonce,
       method: req.method,
       uri: pending.uri,
@@ -206,7 +236,9 @@ export class DigestServer {
       nc: pending.nc,
       cnonce: pending.cnonce,
     });
-    if (!sameText(expected, pending.response)) return fail('bad-response', username);
+    const matches = sameText(expected, pending.response);
+    if (ha1 === undefined) return fail('unknown-user', username);
+    if (!matches) return fail('bad-response', username);
 
     // RFC 7616 §3.3: stale=true only when the credentials were right, so the client retries
     // with the new nonce instead of prompting the user again.
@@ -219,4 +251,18 @@ export class DigestServer {
     }
     return { ok: true, username, realm: this.realm, algorithm };
   }
+}
+
+/** The digest uri and the Request-URI name the same URI: compared as URIs, or as text when either does not parse. */
+function sameUri(digestUri: string, requestUri: string): boolean {
+  if (digestUri === requestUri) return true;
+  try {
+    return uriEquals(parseUri(digestUri), parseUri(requestUri));
+  } catch {
+    return false;
+  }
+}
+
+function ha1Length(algorithm: DigestAlgorithm): number {
+  return algorithm.startsWith('MD5') ? 32 : 64;
 }

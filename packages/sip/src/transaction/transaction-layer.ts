@@ -81,6 +81,11 @@ export class TransactionLayer extends TypedEmitter<TransactionLayerEvents> {
     return transaction;
   }
 
+  /** Whether a server transaction already holds this request (it is a retransmission). */
+  hasServerTransaction(request: SipRequest): boolean {
+    return this.servers.find(request) !== undefined;
+  }
+
   /**
    * The INVITE server transaction a CANCEL names (§9.2): the one the CANCEL would match were
    * its method INVITE. Undefined when there is none (the TU answers the CANCEL 481).

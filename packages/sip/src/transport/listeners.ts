@@ -31,3 +31,27 @@ export function secureContextOptions(tls: TlsOptions | undefined, what: string):
     minVersion: 'TLSv1.2',
   };
 }
+
+/**
+ * TLS 1.2 suites a server accepts: Mozilla's "intermediate" set less its DHE suites, so ECDHE
+ * key exchange and AEAD ciphers only (no static RSA, no CBC, no CCM8). TLS 1.3 suites are not
+ * set by this string and stay Node's (all AEAD).
+ */
+export const SERVER_TLS_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+/** A TLS handshake not finished by then is cut: a half-open handshake holds a socket for nothing. */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 5_000;
+
+/** What every TLS server of psi-lab is made with (SIP over TLS, WSS, HTTPS): the context, the suites, the handshake bound. */
+export function serverTlsOptions(tls: TlsOptions | undefined, what: string): SecureContextOptions & { handshakeTimeout: number } {
+  return { ...serverSecureContext(tls, what), handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS };
+}
+
+/** The part of serverTlsOptions a running server can swap (`setSecureContext`): certificate, key, suites. */
+export function serverSecureContext(tls: TlsOptions | undefined, what: string): SecureContextOptions {
+  return { ...secureContextOptions(tls, what), ciphers: SERVER_TLS_CIPHERS, honorCipherOrder: true };
+}

@@ -4,7 +4,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { WebSocket, WebSocketServer } from 'ws';
 import { normalizeAddress, type Destination, type Endpoint } from './flow.js';
-import { secureContextOptions, type TlsOptions } from './listeners.js';
+import { secureContextOptions, serverSecureContext, serverTlsOptions, type TlsOptions } from './listeners.js';
 
 /**
  * The socket plumbing under the transport layer: opening listeners and outbound connections for
@@ -20,14 +20,14 @@ export interface OpenServer {
 
 /** Listen with a TCP or TLS server; `onSocket` gets each accepted (for TLS: handshaken) socket. */
 export async function listenStreamServer(protocol: 'tcp' | 'tls', tlsOptions: TlsOptions | undefined, host: string, port: number, onSocket: (socket: net.Socket) => void): Promise<OpenServer> {
-  const server = protocol === 'tls' ? tls.createServer(secureContextOptions(tlsOptions, 'TLS listener')) : net.createServer();
+  const server = protocol === 'tls' ? tls.createServer(serverTlsOptions(tlsOptions, 'TLS listener')) : net.createServer();
   server.on(protocol === 'tls' ? 'secureConnection' : 'connection', onSocket);
   // A failed handshake (scanner, old TLS version) concerns that client only.
   server.on('tlsClientError', () => undefined);
   await listenOn(server, port, host);
   return {
     port: (server.address() as net.AddressInfo).port,
-    setTls: server instanceof tls.Server ? (options) => server.setSecureContext(secureContextOptions(options, 'TLS listener')) : undefined,
+    setTls: server instanceof tls.Server ? (options) => server.setSecureContext(serverSecureContext(options, 'TLS listener')) : undefined,
     close: () => closeServer(server),
   };
 }
@@ -70,7 +70,7 @@ export interface WebSocketServerOptions {
 /** Accept SIP over WebSocket (RFC 7118): the `sip` subprotocol is required. */
 export async function listenWebSocketServer(opts: WebSocketServerOptions): Promise<OpenServer> {
   const own = !opts.server;
-  const server = opts.server ?? (opts.protocol === 'wss' ? https.createServer(secureContextOptions(opts.tls, 'WSS listener')) : http.createServer());
+  const server = opts.server ?? (opts.protocol === 'wss' ? https.createServer(serverTlsOptions(opts.tls, 'WSS listener')) : http.createServer());
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, handleProtocols: (protocols) => (protocols.has('sip') ? 'sip' : false) });
   server.on('upgrade', (req, duplex, head) => {
     const socket = duplex as net.Socket;
@@ -88,7 +88,7 @@ export async function listenWebSocketServer(opts: WebSocketServerOptions): Promi
   if (own) await listenOn(server, opts.port, opts.host);
   return {
     port: (server.address() as net.AddressInfo).port,
-    setTls: own && server instanceof https.Server ? (options) => server.setSecureContext(secureContextOptions(options, 'WSS listener')) : undefined,
+    setTls: own && server instanceof https.Server ? (options) => server.setSecureContext(serverSecureContext(options, 'WSS listener')) : undefined,
     close: async () => {
       wss.close();
       if (own) await closeServer(server);

@@ -1,9 +1,9 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { ensureLabCertificates } from '@psi-lab/pki';
-import { DEMO_USERS, startLabGateway, startLabPbx, type LabGateway, type LabPbx } from '@psi-lab/lab';
+import { startLab, type LabGateway, type LabPbx, type RunningLab } from '@psi-lab/lab';
+import { leaseLoopbackAddress } from '@psi-lab/testkit';
 
 export interface TestLab {
   host: string;
@@ -11,6 +11,7 @@ export interface TestLab {
   ca: string;
   pbx: LabPbx;
   gateway: LabGateway;
+  lab: RunningLab;
   /** Stop the gateway alone (a failover test), and start it again. */
   stopGateway(): Promise<void>;
   startGateway(): Promise<void>;
@@ -20,48 +21,25 @@ export interface TestLab {
 }
 
 /**
- * The lab as `npm run lab` runs it — pbx and gateway, bound to each other, with the demo users —
- * on a loopback address of the test's own, so its fixed ports meet no other test.
+ * The lab as `npm run lab` runs it (`startLab`: pbx on its LAN address, gateway in front, the
+ * demo users) on loopback addresses of the test's own, so its fixed ports meet no other test.
  */
 export async function startTestLab(host: string, options: { trunk?: string } = {}): Promise<TestLab> {
   const dir = mkdtempSync(join(tmpdir(), 'psi-phone-lab-'));
   const logger = pino({ level: process.env.LAB_LOG ?? 'silent' });
-  ensureLabCertificates(join(dir, 'certs'), { names: ['localhost', '127.0.0.1', host] });
-  const pbx = await startLabPbx({
-    dbFile: join(dir, 'pbx.db'), host, users: DEMO_USERS, zoomUsers: new Set(DEMO_USERS.map((u) => u.extension)),
-    token: 'test-token', logger, sipTrace: false, trunk: options.trunk,
-  });
-  const backups = new Set<LabGateway>();
-  let gateway = await startLabGateway({ dataDir: dir, host, publicAddress: host, pbxPort: pbx.pbx.port, apiPort: pbx.apiPort, store: pbx.store, logger, sipTrace: false });
-  const lab: TestLab = {
-    host, dir, pbx, gateway,
-    ca: readFileSync(join(dir, 'certs', 'ca.pem'), 'utf8'),
-    stopGateway: async () => gateway.close(),
+  const lab = await startLab({ dataDir: dir, host, internalHost: await leaseLoopbackAddress(), logger, trunk: options.trunk });
+  const test: TestLab = {
+    host, dir, lab, pbx: lab.pbx, gateway: lab.gateway,
+    ca: readFileSync(lab.certs.caFile, 'utf8'),
+    stopGateway: () => lab.stopGateway(),
     startGateway: async () => {
-      gateway = await startLabGateway({ dataDir: dir, host, publicAddress: host, pbxPort: pbx.pbx.port, apiPort: pbx.apiPort, store: pbx.store, logger, sipTrace: false });
-      lab.gateway = gateway;
+      test.gateway = await lab.startGateway();
     },
-    startBackupGateway: async (backupHost) => {
-      const backupDir = join(dir, 'backup');
-      mkdirSync(backupDir, { recursive: true });
-      // The same MBG account and secret as the primary, and the CA that signed it.
-      copyFileSync(join(dir, 'gateway.yaml'), join(backupDir, 'gateway.yaml'));
-      mkdirSync(join(backupDir, 'certs'), { recursive: true });
-      for (const f of ['ca.pem', 'ca.key']) copyFileSync(join(dir, 'certs', f), join(backupDir, 'certs', f));
-      const backup = await startLabGateway({ dataDir: backupDir, host: backupHost, publicAddress: backupHost, pbxHost: host, pbxPort: pbx.pbx.port, apiPort: pbx.apiPort, store: pbx.store, logger, sipTrace: false });
-      backups.add(backup);
-      // Closed by the test that started it, it is not closed a second time with the lab.
-      return { ...backup, close: async () => {
-        backups.delete(backup);
-        await backup.close();
-      } };
-    },
+    startBackupGateway: (backupHost) => lab.startBackupGateway(backupHost, join(dir, 'backup')),
     close: async () => {
-      for (const b of backups) await b.close().catch(() => undefined);
-      await gateway.close().catch(() => undefined);
-      await pbx.close();
+      await lab.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  return lab;
+  return test;
 }
