@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm run setup`: everything psi-lab needs on a fresh Debian machine with Node 20.
-#   1. Debian packages the tests use, only when missing: sip-tester (SIPp), stunnel4, openssl
+#   1. Debian packages the tests use, only when missing: sip-tester (SIPp), stunnel4, openssl,
+#      and the attackers' tools the security suite plays: sipvicious (svcrack...), sslscan
 #      (apt-get as root, or through sudo without a password prompt; says what it does)
 #   2. npm ci
 set -euo pipefail
@@ -11,6 +12,8 @@ missing=()
 command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
 { command -v stunnel4 >/dev/null 2>&1 || command -v stunnel >/dev/null 2>&1; } || missing+=(stunnel4)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v svcrack >/dev/null 2>&1 || missing+=(sipvicious)
+command -v sslscan >/dev/null 2>&1 || missing+=(sslscan)
 if ((${#missing[@]} > 0)); then
   echo "setup: installing Debian packages: ${missing[*]}"
   as_root=()
@@ -18,7 +21,7 @@ if ((${#missing[@]} > 0)); then
   "${as_root[@]}" apt-get update
   "${as_root[@]}" apt-get install -y --no-install-recommends "${missing[@]}" </dev/null
 else
-  echo "setup: sipp, stunnel and openssl are installed"
+  echo "setup: sipp, stunnel, openssl, sipvicious and sslscan are installed"
 fi
 
 echo "setup: npm ci"

@@ -15,6 +15,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SqliteStore, seedDefaults, startManagementApi, startPbx } from '@psi-lab/pbx';
+import { ensureLabCertificates } from '@psi-lab/pki';
 import { REPO_ROOT, freePort, runSipp, sippAvailable, startSipp, startStunnelClient, stunnelAvailable, type SippResult } from '@psi-lab/testkit';
 import { resolveGatewayConfig, startGateway } from '../src/index.js';
 
@@ -63,13 +64,16 @@ async function main(): Promise<void> {
   store.addAllowListEntry(`${HOST}/32`, 'the gateway');
 
   const pbx = await startPbx({ store, host: HOST, port: 5070, blockPolicy: { maxRequests: 1e9 } });
-  const api = await startManagementApi({ store, token: 't', host: HOST, port: 0 });
+  // The pbx API over TLS, as the gateway requires (its certificate from a CA of its own).
+  const apiCerts = ensureLabCertificates({ caDir: join(dir, 'pbx-ca'), certDir: join(dir, 'pbx-certs'), names: [HOST] });
+  const api = await startManagementApi({ store, token: 't', host: HOST, port: 0, tls: { certFile: apiCerts.files!.certFile, keyFile: apiCerts.files!.keyFile } });
   const config = resolveGatewayConfig({
-    sip: { host: HOST }, certificate: { dir: join(dir, 'certs') },
-    pbx: { address: HOST, port: 5070, localHost: HOST, api: `http://${HOST}:${api.port}`, account: 'mbg', secret: 'bench-secret' },
+    sip: { host: HOST }, certificate: { dir: join(dir, 'certs') }, admin: { host: HOST },
+    pbx: { address: HOST, port: 5070, localHost: HOST, api: `https://${HOST}:${api.port}`, apiCaFile: apiCerts.files!.caFile, account: 'mbg', secret: 'bench-secret' },
     // SIPp sets vanish when their scenario ends: no keepalive while SIPp drives (it is on for the TLS crowd).
     keepalive: { optionsIntervalSeconds: 0 },
-    security: { maxConnectionsPerSource: 30_000, maxRequestsPerWindow: 100_000_000, accessList: [{ cidr: '127.0.0.1/32', list: 'white' }] },
+    // The load generators are white-listed, as the README tells load testers.
+    security: { maxConnectionsPerSource: 30_000, maxRequestsPerWindow: 100_000_000, accessList: [{ cidr: '127.0.0.0/8', list: 'white' }] },
     log: { level: 'silent' },
   }, dir);
   const gateway = await startGateway(config, { handleSighup: false });

@@ -79,7 +79,7 @@ describe('defaults', () => {
         secret: 's3cret',
         credentialsRefreshSeconds: 2,
       },
-      auth: { algorithms: ['MD5', 'SHA-256'], nonceTtlSeconds: 300 },
+      auth: { algorithms: ['MD5'], nonceTtlSeconds: 300 },
       devices: [],
       keepalive: { optionsIntervalSeconds: 20, idleTimeoutSeconds: 300 },
       media: { setSideAddress: '127.0.0.1', pbxSideAddress: '127.0.0.1', portMin: 20000, portMax: 29999 },
@@ -89,9 +89,9 @@ describe('defaults', () => {
         maxUserAuthFailures: 10,
         authFailureWindowSeconds: 600,
         knownDeviceDays: 30,
-        maxRequestsPerWindow: 500,
+        maxRequestsPerWindow: 200,
         windowSeconds: 10,
-        maxRequestsPerSecond: 5000,
+        maxRequestsPerSecond: 2000,
         blockSeconds: 3600,
         maxBlockSeconds: 86_400,
         maxConnectionsPerSource: 64,
@@ -120,7 +120,7 @@ describe('defaults', () => {
     first.auth.algorithms.pop();
     const second = defaultGatewayConfig(REQUIRED.pbx, dir);
     expect(second.security.scannerUserAgents).toEqual([...DEFAULT_SCANNER_USER_AGENTS]);
-    expect(second.auth.algorithms).toEqual(['MD5', 'SHA-256']);
+    expect(second.auth.algorithms).toEqual(['MD5']);
   });
 });
 

@@ -124,6 +124,15 @@ describe('AbuseBlocker: a distributed crack of one user', () => {
     for (let i = 1; i <= 3; i++) expect(blocker.allowsSource(`198.51.100.${i}`)).toBe(true);
   });
 
+  it('counts sources, not guesses: one source guessing a user cannot lock it out by itself', () => {
+    const { blocker } = setup({ policy: { ...POLICY, maxAuthFailures: 100 } });
+    for (let i = 0; i < 50; i++) blocker.recordAuthFailure('198.51.100.1', '1001');
+    expect(blocker.allowsUserFrom('1001', '203.0.113.5')).toBe(true);
+    blocker.recordAuthFailure('198.51.100.2', '1001');
+    blocker.recordAuthFailure('198.51.100.3', '1001');
+    expect(blocker.allowsUserFrom('1001', '203.0.113.5')).toBe(false);
+  });
+
   it('does not let a known device\'s own typos lock its user out elsewhere', () => {
     const { blocker } = setup();
     blocker.recordAuthSuccess('192.0.2.50', '1001');
@@ -291,7 +300,8 @@ describe('AbuseBlocker: bounded memory under a spoofed-source flood', () => {
   it('caps failure counters per source and per user as well', () => {
     const { blocker } = setup({ maxTrackedKeys: 1000 });
     for (let i = 0; i < 100_000; i++) blocker.recordAuthFailure(address(i), `user-${i}`);
-    expect(blocker.trackedCounters).toBeLessThanOrEqual(2000);
+    // Three tables (per source, per user, per user and source), each capped.
+    expect(blocker.trackedCounters).toBeLessThanOrEqual(3000);
     expect(blocker.list()).toEqual([]);
   });
 

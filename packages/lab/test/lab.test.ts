@@ -1,59 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import https from 'node:https';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SipApp } from '@psi-lab/sip';
 import { parseLabArgs } from '../src/options.js';
-import { describeIfSipp, runSipp, leaseLoopbackAddress, within } from '@psi-lab/testkit';
+import { describeIfSipp, runSipp, leaseLoopbackAddress, startLabProcess, within, type LabProcess } from '@psi-lab/testkit';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 /** Its own loopback addresses, so the test never meets a lab a developer left running on 127.0.0.1 and .2. */
 const HOST = await leaseLoopbackAddress();
 /** The lab's site LAN: the pbx and the gateway's LAN side (and admin pages). */
 const INTERNAL = await leaseLoopbackAddress();
-/** How long a lab may take to start on a busy machine (it generates its certificates). */
-const START_LIMIT_MS = 50_000;
-
-type Lab = { child: ChildProcess; output: () => string; ready: Promise<void>; exited: Promise<number | null> };
-
-/**
- * The lab as one process: node with tsx's loader, not the tsx wrapper, which would run the lab
- * in a child of its own that a kill of the wrapper leaves behind, holding HOST's ports.
- */
-function startLab(args: string[]): Lab {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'packages/lab/src/main.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let markReady!: () => void;
-  const printed = new Promise<void>((r) => (markReady = r));
-  const onOutput = (d: Buffer): void => {
-    out += d.toString();
-    if (out.includes('Ctrl-C stops it')) markReady();
-  };
-  child.stdout!.on('data', onOutput);
-  child.stderr!.on('data', onOutput);
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const ready = within(Promise.race([
-    printed,
-    exited.then((code) => Promise.reject(new Error(`lab exited (${code}) before it was ready:\n${out}`))),
-  ]), START_LIMIT_MS, () => `the lab to print "Ctrl-C stops it"; it printed:\n${out}`);
-  ready.catch(() => undefined); // awaited by the tests; this only keeps an early exit from counting as unhandled
-  return { child, output: () => out, ready, exited };
-}
-
-/** SIGTERM (the lab stops cleanly and lets go of its ports), SIGKILL if it has not exited within 15 s. */
-async function stopLab(lab: Lab): Promise<void> {
-  if (lab.child.exitCode !== null || lab.child.signalCode !== null) return;
-  lab.child.kill('SIGTERM');
-  const stopped = await Promise.race([lab.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 15_000))]);
-  if (!stopped) {
-    lab.child.kill('SIGKILL');
-    await lab.exited;
-  }
-}
 
 /** One HTTPS GET trusting the lab's CA. */
 function httpsGet(url: string, ca: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
@@ -86,14 +44,14 @@ describe('lab flags', () => {
 describe('npm run lab', () => {
   const data = mkdtempSync(join(tmpdir(), 'psi-lab-data-'));
   const csv = join(data, 'users.csv');
-  let lab: Lab;
+  let lab: LabProcess;
 
   beforeAll(async () => {
-    lab = startLab(['--data', data, '--host', HOST, '--internal-host', INTERNAL, '--users', '20', '--csv', csv]);
+    lab = startLabProcess(data, ['--host', HOST, '--internal-host', INTERNAL, '--users', '20', '--csv', csv]);
     await lab.ready;
   }, 60_000);
   afterAll(async () => {
-    if (lab) await stopLab(lab);
+    await lab?.stop();
     rmSync(data, { recursive: true, force: true });
   }, 30_000);
 
@@ -172,13 +130,13 @@ describe('npm run lab, stopped with Ctrl-C', () => {
   // A lab of its own, on an address of its own: stopping it takes nothing from the other tests.
   it('stops cleanly on Ctrl-C (SIGINT)', async () => {
     const data = mkdtempSync(join(tmpdir(), 'psi-lab-data-'));
-    const lab = startLab(['--data', data, '--host', await leaseLoopbackAddress(), '--internal-host', await leaseLoopbackAddress(), '--users', '0']);
+    const lab = startLabProcess(data, ['--host', await leaseLoopbackAddress(), '--internal-host', await leaseLoopbackAddress(), '--users', '0']);
     try {
       await lab.ready;
       lab.child.kill('SIGINT');
       expect(await within(lab.exited, 20_000, 'the lab to exit after SIGINT')).toBe(0);
     } finally {
-      await stopLab(lab);
+      await lab.stop();
       rmSync(data, { recursive: true, force: true });
     }
   }, 90_000);

@@ -44,6 +44,8 @@ async function main(): Promise<void> {
   }
   const csv = join(dir, 'users.csv');
   writeFileSync(csv, lines.join('\n') + '\n');
+  // SIPp plays the site's desk phones: they reach the pbx directly.
+  store.addSiteNetwork('127.0.0.1/32', 'SIPp, the desk phones');
   const trunkPort = await freePort();
   const pbx = await startPbx({ store, port: 0, logger: process.env.BENCH_LOG ? (await import('pino')).default({ level: 'info' }, (await import('pino')).default.destination(process.env.BENCH_LOG)) : undefined, trunk: { address: '127.0.0.1', port: trunkPort }, blockPolicy: { maxRequests: 10_000_000 } });
   const target = `127.0.0.1:${pbx.port}`;

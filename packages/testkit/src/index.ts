@@ -6,3 +6,4 @@ export * from './protos.js';
 export * from './stunnel.js';
 export * from './loopback.js';
 export * from './wait.js';
+export * from './lab-process.js';

@@ -76,7 +76,7 @@ export interface GatewayConfig {
   };
   /** Set-side authentication (SIP Support > Set-side Authentication Methods). */
   auth: {
-    /** Offered in this order; default [MD5, SHA-256] (PSI sets and SIPp answer the first). */
+    /** Offered in this order; default [MD5], as the MBG's "Set-side Authentication Methods: MD5" (SHA-256 is an opt-in). */
     algorithms: Array<'MD5' | 'SHA-256'>;
     /** Nonce lifetime, seconds; default 300. */
     nonceTtlSeconds: number;
@@ -117,21 +117,21 @@ export interface GatewayConfig {
     /** Authentication failures from one source within `authFailureWindowSeconds` that block it; default 10. */
     maxAuthFailures: number;
     /**
-     * Authentication failures against one user, from any sources, within `authFailureWindowSeconds`
-     * that lock the user for sources it never authenticated from; default 10.
+     * Sources that failed to authenticate as one user within `authFailureWindowSeconds` (each
+     * counted once) that lock the user for sources it never authenticated from; default 10.
      */
     maxUserAuthFailures: number;
     /** The window authentication failures are counted over, seconds; default 600. */
     authFailureWindowSeconds: number;
     /** Devices (user, source address) that authenticated are known this long and not locked out, days; default 30. */
     knownDeviceDays: number;
-    /** Requests one source may send within `windowSeconds` before it is blocked as a flood; default 500. */
+    /** Requests one source may send within `windowSeconds` before it is blocked as a flood; default 200. */
     maxRequestsPerWindow: number;
     /** The flood-counting window, seconds; default 10. */
     windowSeconds: number;
     /**
      * Requests per second from every source together; above it, the sources sending most are
-     * dropped for the rest of that second; default 5000.
+     * dropped for the rest of that tenth of a second; default 2000.
      */
     maxRequestsPerSecond: number;
     /** How long a first automatic block lasts, seconds; default 3600. A repeat offence within a day doubles it. */

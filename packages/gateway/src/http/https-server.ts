@@ -59,7 +59,8 @@ const REQUEST_TIMEOUT_MS = 20_000;
  */
 export async function startHttpsServer(options: HttpsServerOptions): Promise<HttpsServer> {
   const { host, port, tls, logger, name } = options;
-  const server = createServer({ ...serverTlsOptions(tls, name), headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS });
+  // The timeouts are checked every connectionsCheckingInterval (default 30 s): every 2 s here.
+  const server = createServer({ ...serverTlsOptions(tls, name), headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 2_000 });
   capConnectionsPerSource(server, options.maxConnectionsPerSource, (address) => logger?.warn({ source: address, server: name }, 'connection refused: too many from this source'));
   const connections = new ConnectionTracker(server);
   server.on('request', (req, res) => connections.track(req, res, () => options.onRequest(req, res)));

@@ -47,8 +47,9 @@ interface ActiveBlock {
  * The MBG's automatic blocking of attackers, counted over minutes and hours, not seconds:
  *  - a source sending too many requests (a flood) or failing authentication too often is
  *    blocked for `blockSeconds`, twice as long for each repeat within a day;
- *  - a user whose password is guessed at from many sources (a distributed crack) is locked —
- *    but only for the sources it never authenticated from: its own devices keep working;
+ *  - a user whose password is guessed at from many sources (a distributed crack: failures from
+ *    `maxUserAuthFailures` different sources) is locked — but only for the sources it never
+ *    authenticated from: its own devices keep working;
  *  - all sources together get `maxRequestsPerSecond`, the heaviest dropped first when it is spent.
  * No User-Agent is ever blocked for failures: anyone can send any User-Agent, and blocking one
  * would lock out every phone of that model. Blocks expire by themselves, checked against now().
@@ -67,6 +68,8 @@ export class AbuseBlocker {
   private readonly requestsBySource: FixedWindowCounter;
   private readonly failuresBySource: SlidingEventLog;
   private readonly failuresByUser: SlidingEventLog;
+  /** (user, source) pairs that already failed within the window: a user's count is of sources, not of guesses. */
+  private readonly failingPairs: FixedWindowCounter;
   private readonly offences = new Map<string, { count: number; atMs: number }>();
   private readonly devices: KnownDevices;
   private readonly shedder: LoadShedder;
@@ -93,6 +96,7 @@ export class AbuseBlocker {
     this.requestsBySource = new FixedWindowCounter(floodMs, this.maxTrackedKeys);
     this.failuresBySource = new SlidingEventLog(failureMs, Math.ceil(policy.maxAuthFailures), this.maxTrackedKeys);
     this.failuresByUser = new SlidingEventLog(failureMs, Math.ceil(policy.maxUserAuthFailures), this.maxTrackedKeys);
+    this.failingPairs = new FixedWindowCounter(failureMs, this.maxTrackedKeys);
     this.devices = new KnownDevices((policy.knownDeviceDays ?? 30) * 86_400_000, this.maxTrackedKeys * 4);
     this.shedder = new LoadShedder(policy.maxRequestsPerSecond);
     this.lastSweepMs = this.now();
@@ -151,6 +155,9 @@ export class AbuseBlocker {
     const key = canonicalUser(user);
     // A known device's own mistakes do not lock its user out of anywhere else.
     if (this.devices.knows(key, source, now) || this.activeBlock('user', key, now)) return;
+    // One source counts once per window: a lone guesser is the per-source limit's, and must not
+    // be able to lock a user out of everywhere by itself.
+    if (this.failingPairs.add(`${key}\u0000${source}`, now) > 1) return;
     const failures = this.failuresByUser.add(key, now);
     if (failures >= this.policy.maxUserAuthFailures) {
       this.impose('user', key, 'authentication-failures', failures, this.policy.blockSeconds * 1000, now);
@@ -221,7 +228,7 @@ export class AbuseBlocker {
 
   /** Keys held by the counters, the known devices and the offence memory: bounded by pruning and `maxTrackedKeys`. */
   get trackedCounters(): number {
-    return this.requestsBySource.size + this.failuresBySource.size + this.failuresByUser.size + this.offences.size + this.devices.size;
+    return this.requestsBySource.size + this.failuresBySource.size + this.failuresByUser.size + this.failingPairs.size + this.offences.size + this.devices.size;
   }
 
   /** Reads the clock and, now and then, prunes quiet counters and expired blocks. */
@@ -232,6 +239,7 @@ export class AbuseBlocker {
       this.requestsBySource.prune(now);
       this.failuresBySource.prune(now);
       this.failuresByUser.prune(now);
+      this.failingPairs.prune(now);
       this.devices.prune(now);
       for (const [key, offence] of this.offences) {
         if (now - offence.atMs < REPEAT_MEMORY_MS) break;

@@ -14,6 +14,8 @@ interface CompiledRule {
 }
 
 const ADDRESS_BITS = { 4: 32, 6: 128 } as const;
+/** Addresses whose list is remembered; a flood of spoofed ones just starts the memory over. */
+const RECENT_ANSWERS = 4096;
 
 /**
  * The MBG's white/black list of source addresses. Rules are evaluated in their configured order
@@ -26,6 +28,8 @@ const ADDRESS_BITS = { 4: 32, 6: 128 } as const;
  */
 export class AccessList {
   private readonly rules: CompiledRule[];
+  /** Recent answers by address: this runs for every datagram, a flood's included. */
+  private readonly recent = new Map<string, AccessListName | null>();
 
   /**
    * Parses every rule once, so a bad rule fails at start-up rather than on the first packet.
@@ -45,6 +49,16 @@ export class AccessList {
    * that cannot be parsed matches no rule (it cannot come from a socket).
    */
   classify(address: string): AccessListName | undefined {
+    if (this.rules.length === 0) return undefined;
+    const known = this.recent.get(address);
+    if (known !== undefined) return known ?? undefined;
+    const list = this.match(address);
+    if (this.recent.size >= RECENT_ANSWERS) this.recent.clear();
+    this.recent.set(address, list ?? null);
+    return list;
+  }
+
+  private match(address: string): AccessListName | undefined {
     const ip = parseAddress(address);
     if (!ip) return undefined;
     for (const rule of this.rules) {

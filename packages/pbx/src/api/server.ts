@@ -31,7 +31,7 @@ export async function startManagementApi(options: StartManagementApiOptions): Pr
   const { store, host = '127.0.0.1', port = 8070, tls, maxConnectionsPerSource = 64, ...apiOptions } = options;
   const handler = createManagementApi(store, apiOptions);
   // Slow clients (slowloris) get their headers in 10 s or lose the connection.
-  const timeouts = { headersTimeout: 10_000, requestTimeout: 30_000 };
+  const timeouts = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 2_000 };
   const server: Server = tls ? createHttpsServer({ ...serverTlsOptions(tls, 'pbx management API'), ...timeouts }, handler) : createHttpServer(timeouts, handler);
   capConnectionsPerSource(server, maxConnectionsPerSource, (address) => apiOptions.logger?.warn({ source: address }, 'management API: connection refused, too many from this source'));
   if (tls) server.on('tlsClientError', (_error, socket) => socket.destroy());

@@ -27,11 +27,22 @@ function mac(secret: Buffer, stampAndRandom: Buffer, realm: string, binding: str
   return createHmac('sha256', secret).update(stampAndRandom).update(realm, 'utf8').update('\0').update(binding, 'utf8').digest().subarray(0, MAC_BYTES);
 }
 
+/**
+ * What makes each nonce unique: a random prefix drawn once per process and a counter. A nonce
+ * need not be secret (it travels in the clear), only unique and unforgeable — the MAC sees to
+ * the second — so there is no call to the random generator per challenge, which a flood of
+ * unauthenticated requests would otherwise make the gateway pay for every one.
+ */
+const UNIQUE_PREFIX = randomBytes(RANDOM_BYTES - 4);
+let counter = 0;
+
 /** `nowMs` is milliseconds since the epoch; the nonce carries it so its age can be told later. */
 export function createNonce(secret: Buffer, realm: string, nowMs: number, binding = ''): string {
   const stampAndRandom = Buffer.alloc(TIMESTAMP_BYTES + RANDOM_BYTES);
   stampAndRandom.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(nowMs))), 0);
-  randomBytes(RANDOM_BYTES).copy(stampAndRandom, TIMESTAMP_BYTES);
+  UNIQUE_PREFIX.copy(stampAndRandom, TIMESTAMP_BYTES);
+  counter = (counter + 1) >>> 0;
+  stampAndRandom.writeUInt32BE(counter, TIMESTAMP_BYTES + RANDOM_BYTES - 4);
   return Buffer.concat([stampAndRandom, mac(secret, stampAndRandom, realm, binding)]).toString('base64url');
 }
 

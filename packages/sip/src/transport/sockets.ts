@@ -22,8 +22,9 @@ export interface OpenServer {
 export async function listenStreamServer(protocol: 'tcp' | 'tls', tlsOptions: TlsOptions | undefined, host: string, port: number, onSocket: (socket: net.Socket) => void): Promise<OpenServer> {
   const server = protocol === 'tls' ? tls.createServer(serverTlsOptions(tlsOptions, 'TLS listener')) : net.createServer();
   server.on(protocol === 'tls' ? 'secureConnection' : 'connection', onSocket);
-  // A failed handshake (scanner, old TLS version) concerns that client only.
-  server.on('tlsClientError', () => undefined);
+  // A failed handshake (scanner, old TLS version, a half-open one past handshakeTimeout)
+  // concerns that client only; node:tls reports it but leaves the socket open: close it.
+  server.on('tlsClientError', (_error, socket) => socket.destroy());
   await listenOn(server, port, host);
   return {
     port: (server.address() as net.AddressInfo).port,

@@ -95,7 +95,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
     super();
     this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     this.connections = new ConnectionPool(options.maxConnectionsPerSource ?? 64);
-    this.udp = new UdpSockets((data, flow) => this.ingest(data, flow, false), () => this.stats.dropped++, this.maxMessageSize, options.logger);
+    this.udp = new UdpSockets((data, flow) => this.ingest(data, flow, false, true), () => this.stats.dropped++, this.maxMessageSize, options.logger, (address) => this.screen(address));
     this.idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
   }
 
@@ -239,12 +239,17 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
 
   // ---- ingress -------------------------------------------------------------------------------
 
-  private ingest(data: Buffer, flow: Flow, framed: boolean): void {
+  /** Counts a message in and asks the source filter about it; false: dropped. */
+  private screen(address: string): boolean {
     this.stats.received++;
-    if (this.sourceFilter && !this.sourceFilter(flow.remote.address)) {
-      this.stats.dropped++;
-      return;
-    }
+    if (!this.sourceFilter || this.sourceFilter(address)) return true;
+    this.stats.dropped++;
+    return false;
+  }
+
+  /** `screened`: the UDP socket asked `screen` already, before building the flow. */
+  private ingest(data: Buffer, flow: Flow, framed: boolean, screened = false): void {
+    if (!screened && !this.screen(flow.remote.address)) return;
     let message: AnySipMessage;
     try {
       message = parseMessage(data, { datagram: !framed });

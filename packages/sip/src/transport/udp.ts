@@ -26,6 +26,8 @@ export class UdpSockets {
     private readonly onOversize: () => void,
     private readonly maxMessageSize: number,
     private readonly logger?: Logger,
+    /** Screens a datagram's source before anything is built for it: a flood of dropped ones costs the least. */
+    private readonly admit: (address: string) => boolean = () => true,
   ) {}
 
   async bind(host: string, port: number): Promise<{ local: Endpoint; close(): Promise<void> }> {
@@ -63,6 +65,7 @@ export class UdpSockets {
     const bound = { socket, local };
     socket.on('error', (e) => this.logger?.warn({ err: e.message, ...local }, 'UDP socket error'));
     socket.on('message', (data, rinfo) => {
+      if (!this.admit(rinfo.address)) return;
       if (data.length > this.maxMessageSize) return this.onOversize();
       // A lone CRLF keepalive on UDP carries no message.
       if (data.length <= 4 && data.toString().trim() === '') return;
