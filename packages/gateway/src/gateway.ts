@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { DialogTable, SipApp, type Listener, type SipRequest } from '@psi-lab/sip';
+import { DialogTable, SipApp, type Flow, type Listener, type SipRequest } from '@psi-lab/sip';
 import pino, { type Logger } from 'pino';
 import { WebCertificate } from './certificates/web-certificate.js';
 import type { GatewayConfig } from './config/index.js';
@@ -14,6 +14,7 @@ import { Keepalive } from './registrations/keepalive.js';
 import { RegistrationTable } from './registrations/registration-table.js';
 import { MAX_MEDIA_STREAMS, type B2bCall } from './relay/b2b-call.js';
 import { DialogReaper } from './relay/dialog-reaper.js';
+import { fromDialogSet } from './relay/in-dialog-relay.js';
 import { PbxLink } from './relay/pbx-link.js';
 import { AbuseBlocker, AccessList } from './security/index.js';
 import type { GatewayCounters, GatewayStatus } from './status/types.js';
@@ -96,8 +97,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   setApp.transport.on('flow-closed', (flow) => {
     for (const dialog of [...ctx.dialogs.set.values()]) (dialog.owner as B2bCall).onSetFlowClosed(flow);
   });
-  setApp.on('ack', (ack) => markAcked(ctx, 'set', ack.msg));
-  pbxApp.on('ack', (ack) => markAcked(ctx, 'pbx', ack.msg));
+  setApp.on('ack', (ack) => markAcked(ctx, 'set', ack.msg, ack.flow));
+  pbxApp.on('ack', (ack) => markAcked(ctx, 'pbx', ack.msg, ack.flow));
 
   await credentials.start();
   const listeners: RunningGateway['listeners'] = { pbxSide: await pbxApp.listenUdpAndTcp({ host: config.pbx.localHost, port: config.pbx.localPort }) };
@@ -110,6 +111,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     listeners.https = await startHttpsServer({
       name: 'WSS server', host: config.https.host, port: config.https.port, tls, logger,
       maxConnectionsPerSource: config.security.maxConnectionsPerSource, onRequest: createSetFacingRequestHandler(),
+      // The sets' side: a black-listed or blocked source gets no handshake either.
+      admitSource: (address) => access.allows(address) && blocker.recordRequest(address),
     });
     listeners.wss = await setApp.listen({ protocol: 'wss', host: config.https.host, port: listeners.https.port, server: listeners.https.server, path: config.https.wsPath });
   }
@@ -187,9 +190,10 @@ function adminCredential(config: GatewayConfig): { token: string; created: boole
   return ensureAdminToken(config.admin.tokenFile);
 }
 
-function markAcked(ctx: GatewayContext, side: 'set' | 'pbx', ack: SipRequest): void {
+function markAcked(ctx: GatewayContext, side: 'set' | 'pbx', ack: SipRequest, flow: Flow): void {
   const dialog = ctx.dialogs[side].match(ack);
-  if (dialog) {
+  // Only the set's own ACK stops the 2xx retransmissions: a forged one would end them early.
+  if (dialog && (side === 'pbx' || fromDialogSet(ctx, dialog, flow))) {
     const call = dialog.owner as B2bCall;
     call.ackedSeq[side] = Math.max(call.ackedSeq[side], ack.cseq.seq);
   }

@@ -124,12 +124,12 @@ describe('AbuseBlocker: a distributed crack of one user', () => {
     for (let i = 1; i <= 3; i++) expect(blocker.allowsSource(`198.51.100.${i}`)).toBe(true);
   });
 
-  it('counts sources, not guesses: one source guessing a user cannot lock it out by itself', () => {
-    const { blocker } = setup({ policy: { ...POLICY, maxAuthFailures: 100 } });
+  it('counts at most 3 failures a source toward a user: one guesser alone cannot lock it out, slow guessers together do', () => {
+    const { blocker } = setup({ policy: { ...POLICY, maxAuthFailures: 100, maxUserAuthFailures: 10 } });
     for (let i = 0; i < 50; i++) blocker.recordAuthFailure('198.51.100.1', '1001');
     expect(blocker.allowsUserFrom('1001', '203.0.113.5')).toBe(true);
-    blocker.recordAuthFailure('198.51.100.2', '1001');
-    blocker.recordAuthFailure('198.51.100.3', '1001');
+    // 9 sources guessing 9 times each, every one under its own limit: 27 counted, locked.
+    for (let source = 2; source <= 4; source++) for (let i = 0; i < 9; i++) blocker.recordAuthFailure(`198.51.100.${source}`, '1001');
     expect(blocker.allowsUserFrom('1001', '203.0.113.5')).toBe(false);
   });
 
@@ -165,6 +165,13 @@ describe('AbuseBlocker: request floods', () => {
     expect(blocker.recordRequest('203.0.113.50')).toBe(false);
     expect(blocker.recordRequest('203.0.113.51')).toBe(true);
     expect(reported).toEqual([expect.objectContaining({ kind: 'source', value: '203.0.113.50', reason: 'flood', count: 6 })]);
+  });
+
+  it('gives an address that sets authenticated from ten times the room (a NAT\'d office)', () => {
+    const { blocker } = setup();
+    blocker.recordAuthSuccess('192.0.2.80', '1001');
+    for (let i = 0; i < 50; i++) expect(blocker.recordRequest('192.0.2.80')).toBe(true);
+    expect(blocker.recordRequest('192.0.2.80')).toBe(false);
   });
 
   it('does not block a steady rate spread over windows', () => {

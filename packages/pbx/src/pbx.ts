@@ -46,7 +46,8 @@ export interface RunningPbx {
  *      is dropped too. Both before parsing, unanswered.
  *   2. SIP security: every request counts toward the flood limit.
  *   3. Digest authentication of requests outside a dialog (401 for REGISTER, 407 otherwise),
- *      answered statelessly; wrong credentials count toward a block.
+ *      answered statelessly; wrong credentials count toward a block. A CANCEL matching no
+ *      INVITE of its sender's gets 481, statelessly too.
  *   4. In-dialog requests (To tag) follow the dialog the pbx remembers to its other peer
  *      (481 for an unknown dialog, 403 from anyone but its peers).
  *   5. The method's handler: REGISTER → registrar, INVITE → call routing (fork, DND,
@@ -72,10 +73,11 @@ export async function startPbx(options: PbxOptions): Promise<RunningPbx> {
     return blocker.allows(address);
   };
 
-  app.useStateless((req, _res, next) => {
-    blocker.recordRequest(req.sourceAddress);
-    next();
-  });
+  // Every request counts toward the flood limit, ACK and CANCEL included.
+  app.requestFilter = (_msg, flow) => {
+    blocker.recordRequest(flow.remote.address);
+    return true;
+  };
   const host = options.host ?? '127.0.0.1';
   const listeners = await app.listenUdpAndTcp({ host, port: options.port ?? 5070 });
   const port = listeners[0].local.port;

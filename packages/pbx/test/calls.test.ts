@@ -152,12 +152,14 @@ describe('pbx call routing over real sockets', () => {
     const carol = await phone('1003', 'carol-secret-3', answer);
     const { response } = await caller.request({
       method: 'INVITE', uri: `sip:1003@${REALM}`, destination: { protocol: 'udp', address: '127.0.0.1', port: pbx.port },
-      to: `<sip:1003@${REALM}>`, from: `"Alice (Finance) 1001" <sip:1002@${REALM}>`, body: 'v=0\r\n', auth: { username: '1002', password: 'bob-secret-22' },
+      // Authenticated as 1002, written as Alice (1001), name and number.
+      to: `<sip:1003@${REALM}>`, from: `"Alice (Finance) 1001" <sip:1001@${REALM}>`, body: 'v=0\r\n', auth: { username: '1002', password: 'bob-secret-22' },
       headers: { 'P-Asserted-Identity': `"Alice" <sip:1001@${REALM}>`, 'P-Preferred-Identity': `<sip:1001@${REALM}>` },
     });
     expect(response.status).toBe(200);
     const invite = carol.invites[0];
     expect(invite.msg.from.name).toBe('Bob');
+    expect(invite.msg.from.uri.toString()).toBe(`sip:1002@${REALM}`);
     expect(invite.getAll('p-asserted-identity')).toEqual([`"Bob" <sip:1002@${REALM}>`]);
     expect(invite.get('p-preferred-identity')).toBeUndefined();
     // The caller gets its own From back, display name and tag as it wrote them.

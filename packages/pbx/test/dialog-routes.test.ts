@@ -54,4 +54,14 @@ describe('DialogRoutes: what the pbx routes in-dialog requests by', () => {
     expect(routes.size).toBe(2);
     expect(routes.find(inDialog('caller', 'a'))).toBeUndefined();
   });
+
+  it('when full, forgets a call still ringing before one that was answered', () => {
+    const routes = new DialogRoutes(() => 0, { max: 2 });
+    routes.record(invite, 'answered', caller, callee, true);
+    routes.record(invite, 'ringing', caller, callee, false);
+    routes.record(invite, 'newest', caller, callee, true);
+    expect(routes.find(inDialog('caller', 'answered'))).toBeDefined();
+    expect(routes.find(inDialog('caller', 'ringing'))).toBeUndefined();
+    expect(routes.find(inDialog('caller', 'newest'))).toBeDefined();
+  });
 });

@@ -40,6 +40,9 @@ export class WebCertificate extends EventEmitter<WebCertificateEvents> {
 
   /** Load the configured pair, generating a CA and a server certificate first if the files are missing. */
   static open(config: GatewayConfig['certificate'], logger?: Logger): WebCertificate {
+    // A CA key left beside the certificate (by an older psi-lab) lets whoever reads these files mint certificates.
+    const strayCaKey = join(dirname(config.caFile), 'ca.key');
+    if (existsSync(strayCaKey)) logger?.warn({ file: strayCaKey }, 'a CA private key sits beside the gateway\'s certificate: move it somewhere only its owner reads (it is not needed to serve TLS)');
     if (!existsSync(config.certFile) || !existsSync(config.keyFile)) generate(config, logger);
     return new WebCertificate(config, logger);
   }

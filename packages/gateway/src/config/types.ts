@@ -117,8 +117,8 @@ export interface GatewayConfig {
     /** Authentication failures from one source within `authFailureWindowSeconds` that block it; default 10. */
     maxAuthFailures: number;
     /**
-     * Sources that failed to authenticate as one user within `authFailureWindowSeconds` (each
-     * counted once) that lock the user for sources it never authenticated from; default 10.
+     * Authentication failures against one user within `authFailureWindowSeconds` (at most 3
+     * counted from any one source) that lock the user for sources it never authenticated from; default 10.
      */
     maxUserAuthFailures: number;
     /** The window authentication failures are counted over, seconds; default 600. */

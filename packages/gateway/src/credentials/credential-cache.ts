@@ -33,6 +33,12 @@ export interface CredentialCacheOptions {
 type Fetched = { status: 200; etag: string | undefined; list: SetCredential[] } | { status: 304 };
 
 const REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * After the pbx refused our credentials (a wrong account or secret, or its guess limiter), the
+ * scheduled refresh waits this long: every 2 s it would lock this gateway out of the pbx's API
+ * for an hour within 20 s, and go on failing after the secret is fixed.
+ */
+const REFUSED_BACKOFF_MS = 300_000;
 
 /**
  * The set-side credentials (HA1) the gateway checks sets against, read from the pbx over TLS
@@ -50,6 +56,7 @@ export class CredentialCache {
   private etag: string | undefined;
   private loaded = false;
   private refreshing: Promise<boolean> | undefined;
+  private refusedUntil = 0;
   refreshedAt: number | undefined;
   lastError: string | undefined;
   /** The pbx's realm, learned from its credentials. */
@@ -78,7 +85,9 @@ export class CredentialCache {
   async start(): Promise<void> {
     // The pbx may be a moment behind the gateway (both starting): a few quick tries first.
     for (let attempt = 0; attempt < 4 && !(await this.refresh()); attempt++) await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
-    this.timer = setInterval(() => void this.refresh(), this.options.refreshMs);
+    this.timer = setInterval(() => {
+      if (this.now() >= this.refusedUntil) void this.refresh();
+    }, this.options.refreshMs);
     this.timer.unref();
   }
 
@@ -126,10 +135,16 @@ export class CredentialCache {
       this.refreshedAt = this.now();
       if (this.lastError !== undefined) this.options.logger?.info({ api: this.options.api }, 'the pbx API answers again');
       this.lastError = undefined;
+      this.refusedUntil = 0;
       return true;
     } catch (e) {
       const message = (e as Error).message;
-      if (message !== this.lastError) this.options.logger?.error({ err: message, api: this.options.api }, 'cannot read set credentials from the pbx');
+      const refused = /: (401|403|429) /.test(message);
+      if (refused) this.refusedUntil = this.now() + REFUSED_BACKOFF_MS;
+      if (message !== this.lastError) {
+        this.options.logger?.error({ err: message, api: this.options.api, ...(refused ? { retryInSeconds: REFUSED_BACKOFF_MS / 1000 } : {}) },
+          refused ? 'the pbx refuses the MBG account and secret (pbx.account, pbx.secret): asking again in 5 minutes' : 'cannot read set credentials from the pbx');
+      }
       this.lastError = message;
       return false;
     }

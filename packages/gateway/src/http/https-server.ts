@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { createSecureContext } from 'node:tls';
-import { capConnectionsPerSource, serverSecureContext, serverTlsOptions } from '@psi-lab/sip';
+import { capConnectionsPerSource, normalizeAddress, serverSecureContext, serverTlsOptions } from '@psi-lab/sip';
 import type { Logger } from 'pino';
 import { ConnectionTracker } from './connection-tracker.js';
 
@@ -21,8 +21,10 @@ export interface HttpsServerOptions {
   tls: HttpsServerTls;
   /** Every request that is not a WebSocket upgrade. */
   onRequest: (req: IncomingMessage, res: ServerResponse) => void;
-  /** Open connections one source address may hold (WebSocket connections included). */
+  /** Open connections one source address may hold (WebSocket connections and handshakes included). */
   maxConnectionsPerSource: number;
+  /** Checked on the raw connection, before any TLS work: false closes it (a blocked source). */
+  admitSource?: (address: string) => boolean;
   logger?: Logger;
 }
 
@@ -61,6 +63,12 @@ export async function startHttpsServer(options: HttpsServerOptions): Promise<Htt
   const { host, port, tls, logger, name } = options;
   // The timeouts are checked every connectionsCheckingInterval (default 30 s): every 2 s here.
   const server = createServer({ ...serverTlsOptions(tls, name), headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 2_000 });
+  if (options.admitSource) {
+    const admit = options.admitSource;
+    server.prependListener('connection', (socket: Socket) => {
+      if (!admit(normalizeAddress(socket.remoteAddress))) socket.destroy();
+    });
+  }
   capConnectionsPerSource(server, options.maxConnectionsPerSource, (address) => logger?.warn({ source: address, server: name }, 'connection refused: too many from this source'));
   const connections = new ConnectionTracker(server);
   server.on('request', (req, res) => connections.track(req, res, () => options.onRequest(req, res)));

@@ -14,10 +14,9 @@ export function inDialogRelay(ctx: GatewayContext, side: Side): Middleware {
     if (req.msg.to.tag === undefined) return next();
     const dialog = ctx.dialogs[side].match(req.msg);
     if (!dialog) return void res.send(481);
-    const kept = dialog.state.flow;
-    // The set that owns the dialog, over its own flow: another port on its address is someone else.
-    if (side === 'set' && kept && !sameSetFlow(kept, req.flow)) {
-      ctx.logger.warn({ callId: req.callId, method: req.method, from: `${req.sourceAddress}:${req.sourcePort}`, owner: `${kept.remote.address}:${kept.remote.port}` }, 'in-dialog request from another flow than the dialog\'s set: refused');
+    // The set that owns the dialog, over one of its own flows: another port on its address is someone else.
+    if (side === 'set' && !fromDialogSet(ctx, dialog, req.flow)) {
+      ctx.logger.warn({ callId: req.callId, method: req.method, from: `${req.sourceAddress}:${req.sourcePort}` }, 'in-dialog request from another flow than the dialog\'s set: refused');
       return void res.send(403, 'Forbidden (not from the dialog\'s set)');
     }
     relayInDialog(ctx, dialog.owner as B2bCall, side, dialog, req, res).catch((e: unknown) => {
@@ -25,6 +24,19 @@ export function inDialogRelay(ctx: GatewayContext, side: Side): Middleware {
       if (!res.finalResponseSent) void res.send(500);
     });
   };
+}
+
+/**
+ * Whether a request inside a set-side dialog comes from the set that owns it: over the flow the
+ * dialog was made on, or over a flow the set is registered on (a set reached at its Contact
+ * port answers there, and may hang up over its registration's connection). With neither —
+ * a dialog whose set has no registration left — nobody is.
+ */
+export function fromDialogSet(ctx: GatewayContext, dialog: Dialog, flow: Flow): boolean {
+  const kept = dialog.state.flow;
+  if (kept && sameSetFlow(kept, flow)) return true;
+  const user = (dialog.owner as B2bCall | undefined)?.setUser;
+  return user !== undefined && ctx.registrations.forUser(user).some((reg) => sameSetFlow(reg.flow, flow));
 }
 
 /**

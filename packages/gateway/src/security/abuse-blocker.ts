@@ -31,6 +31,10 @@ export const DEFAULT_MAX_TRACKED_KEYS = 50_000;
 
 /** A user name is kept to this length as a key: an attacker must not make each key cost kilobytes. */
 const MAX_USER_KEY = 128;
+/** How many times `maxRequestsPerWindow` an address that sets authenticated from may send. */
+const KNOWN_SOURCE_ALLOWANCE = 10;
+/** What one source's failures count toward a user's lock, at most, per window: alone, it must not lock anyone out. */
+const MAX_FAILURES_PER_SOURCE_FOR_A_USER = 3;
 /** A source blocked again within this time is blocked twice as long (up to maxBlockSeconds). */
 const REPEAT_MEMORY_MS = 86_400_000;
 
@@ -47,9 +51,9 @@ interface ActiveBlock {
  * The MBG's automatic blocking of attackers, counted over minutes and hours, not seconds:
  *  - a source sending too many requests (a flood) or failing authentication too often is
  *    blocked for `blockSeconds`, twice as long for each repeat within a day;
- *  - a user whose password is guessed at from many sources (a distributed crack: failures from
- *    `maxUserAuthFailures` different sources) is locked — but only for the sources it never
- *    authenticated from: its own devices keep working;
+ *  - a user whose password is guessed at from many sources (a distributed crack:
+ *    `maxUserAuthFailures` failures, at most 3 of them counted from any one source) is locked —
+ *    but only for the sources it never authenticated from: its own devices keep working;
  *  - all sources together get `maxRequestsPerSecond`, the heaviest dropped first when it is spent.
  * No User-Agent is ever blocked for failures: anyone can send any User-Agent, and blocking one
  * would lock out every phone of that model. Blocks expire by themselves, checked against now().
@@ -68,7 +72,7 @@ export class AbuseBlocker {
   private readonly requestsBySource: FixedWindowCounter;
   private readonly failuresBySource: SlidingEventLog;
   private readonly failuresByUser: SlidingEventLog;
-  /** (user, source) pairs that already failed within the window: a user's count is of sources, not of guesses. */
+  /** Failures per (user, source) within the window: each source's share of a user's count is capped. */
   private readonly failingPairs: FixedWindowCounter;
   private readonly offences = new Map<string, { count: number; atMs: number }>();
   private readonly devices: KnownDevices;
@@ -120,7 +124,9 @@ export class AbuseBlocker {
     if (this.activeBlock('source', key, now)) return false;
     if (this.isExempt(address)) return true;
     const count = this.requestsBySource.add(key, now);
-    if (count > this.policy.maxRequestsPerWindow) {
+    // An address sets authenticated from (a NAT'd office, a busy phone) gets ten times the room.
+    const limit = this.devices.knowsSource(key, now) ? this.policy.maxRequestsPerWindow * KNOWN_SOURCE_ALLOWANCE : this.policy.maxRequestsPerWindow;
+    if (count > limit) {
       this.blockSource(key, 'flood', count, now);
       return false;
     }
@@ -155,9 +161,9 @@ export class AbuseBlocker {
     const key = canonicalUser(user);
     // A known device's own mistakes do not lock its user out of anywhere else.
     if (this.devices.knows(key, source, now) || this.activeBlock('user', key, now)) return;
-    // One source counts once per window: a lone guesser is the per-source limit's, and must not
-    // be able to lock a user out of everywhere by itself.
-    if (this.failingPairs.add(`${key}\u0000${source}`, now) > 1) return;
+    // A source's share is capped: a lone guesser is the per-source limit's business, and must
+    // not lock a user out of everywhere by itself; many slow sources still add up.
+    if (this.failingPairs.add(`${key}\u0000${source}`, now) > MAX_FAILURES_PER_SOURCE_FOR_A_USER) return;
     const failures = this.failuresByUser.add(key, now);
     if (failures >= this.policy.maxUserAuthFailures) {
       this.impose('user', key, 'authentication-failures', failures, this.policy.blockSeconds * 1000, now);

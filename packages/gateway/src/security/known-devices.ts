@@ -6,6 +6,8 @@
  */
 export class KnownDevices {
   private readonly seen = new Map<string, number>();
+  /** The same, by source address alone: where some user authenticated lately. */
+  private readonly sources = new Map<string, number>();
 
   constructor(
     private readonly ttlMs: number,
@@ -13,7 +15,7 @@ export class KnownDevices {
   ) {}
 
   get size(): number {
-    return this.seen.size;
+    return this.seen.size + this.sources.size;
   }
 
   remember(user: string, source: string, now: number): void {
@@ -22,6 +24,15 @@ export class KnownDevices {
     this.seen.delete(key);
     this.seen.set(key, now);
     while (this.seen.size > this.maxEntries) this.seen.delete(this.seen.keys().next().value!);
+    this.sources.delete(source);
+    this.sources.set(source, now);
+    while (this.sources.size > this.maxEntries) this.sources.delete(this.sources.keys().next().value!);
+  }
+
+  /** Whether some user authenticated from this address within the TTL. */
+  knowsSource(source: string, now: number): boolean {
+    const at = this.sources.get(source);
+    return at !== undefined && now - at < this.ttlMs;
   }
 
   knows(user: string, source: string, now: number): boolean {
@@ -29,11 +40,13 @@ export class KnownDevices {
     return at !== undefined && now - at < this.ttlMs;
   }
 
-  /** Drops pairs not seen within the TTL; the oldest come first, so this stops at the first live one. */
+  /** Drops what was not seen within the TTL; the oldest come first, so each pass stops at the first live one. */
   prune(now: number): void {
-    for (const [key, at] of this.seen) {
-      if (now - at < this.ttlMs) return;
-      this.seen.delete(key);
+    for (const table of [this.seen, this.sources]) {
+      for (const [key, at] of table) {
+        if (now - at < this.ttlMs) break;
+        table.delete(key);
+      }
     }
   }
 }

@@ -69,12 +69,15 @@ describe('attack 10: the set credentials (HA1) and the keys', () => {
   };
 
   it('the pbx API speaks TLS only: a plain HTTP request gets no HTTP answer', async () => {
+    // From the MBG's own address, with its account and secret: what would be answered, were it HTTP.
     const answered = await new Promise<string>((resolve) => {
-      const req = httpRequest({ host: lab.internal, port: 8070, path: '/api/gateway/credentials', headers: { authorization: mbgBasic() } }, (res) => resolve(`HTTP ${res.statusCode}`));
+      const req = httpRequest({ host: lab.internal, port: 8070, path: '/api/gateway/credentials', headers: { authorization: mbgBasic() }, localAddress: lab.internal }, (res) => resolve(`HTTP ${res.statusCode}`));
       req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
       req.end();
     });
-    expect(answered).not.toMatch(/^HTTP 2/);
+    expect(answered).not.toMatch(/^HTTP/);
+    // The control: over TLS, from there, the same request is answered.
+    expect((await lab.https(`${api()}/api/gateway/credentials`, { headers: { authorization: mbgBasic() }, from: lab.internal })).status).toBe(200);
   });
 
   it("hands every HA1 to nobody but the MBG's address, even with the MBG's account and secret", async () => {

@@ -7,7 +7,7 @@
 import { SipApp, type IncomingRequest } from '@psi-lab/sip';
 import { leaseLoopbackAddress, waitFor } from '@psi-lab/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALICE, BOB, startAttackLab, type AttackLab } from './helpers/attack-lab.js';
+import { ALICE, BOB, CAROL, startAttackLab, type AttackLab } from './helpers/attack-lab.js';
 import { SipSocket } from './helpers/sip-socket.js';
 
 const SDP = (address: string, port: number): string => `v=0\r\no=- 1 1 IN IP4 ${address}\r\ns=-\r\nc=IN IP4 ${address}\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n`;
@@ -19,13 +19,14 @@ let aliceAddress: string;
 const invites: IncomingRequest[] = [];
 const byes: IncomingRequest[] = [];
 
-/** A set on an address of its own, registered through the gateway over UDP. */
-async function set(user: { user: string; password: string }, address: string): Promise<SipApp> {
+/** A set on an address of its own, registered through the gateway over UDP (or TCP). */
+async function set(user: { user: string; password: string }, address: string, protocol: 'udp' | 'tcp' = 'udp'): Promise<SipApp> {
   const app = new SipApp();
-  const { local } = await app.listen({ protocol: 'udp', host: address, port: 0 });
+  const { local } = await app.listen({ protocol, host: address, port: 0 });
   const { response } = await app.request({
-    method: 'REGISTER', uri: `sip:${lab.host}:5060`, destination: { protocol: 'udp', address: lab.host, port: 5060 },
-    to: `<sip:${user.user}@${lab.host}>`, from: `<sip:${user.user}@${lab.host}>`, headers: { Contact: `<sip:${user.user}@${address}:${local.port}>` },
+    method: 'REGISTER', uri: `sip:${lab.host}:5060`, destination: { protocol, address: lab.host, port: 5060 },
+    to: `<sip:${user.user}@${lab.host}>`, from: `<sip:${user.user}@${lab.host}>`,
+    headers: { Contact: `<sip:${user.user}@${address}:${local.port}${protocol === 'tcp' ? ';transport=tcp' : ''}>` },
     auth: { username: user.user, password: user.password },
   });
   expect(response.status).toBe(200);
@@ -88,5 +89,48 @@ describe('attacks 6 and 7 on a call through the lab', () => {
     });
     expect(bye.response.status).toBe(200);
     await waitFor(() => byes.length === 1, 10_000, 'the BYE to reach Bob');
+  });
+
+  it('a stranger cannot end a call ringing at a set, and the called set (over TCP) hangs up over its own connection', async () => {
+    const carol = await set(CAROL, await leaseLoopbackAddress(), 'tcp');
+    const aliceByes: IncomingRequest[] = [];
+    alice.bye((req, res) => {
+      aliceByes.push(req);
+      void res.send(200);
+    });
+    let ringing: { req: IncomingRequest; tag: string; answer(): void } | undefined;
+    carol.invite((req, res) => {
+      void res.send(180);
+      ringing = { req, tag: res.toTag, answer: () => void res.send(200, { body: SDP('127.0.0.1', 43000), headers: { 'Content-Type': 'application/sdp' } }) };
+    });
+    try {
+      const calling = alice.request({
+        method: 'INVITE', uri: `sip:${CAROL.user}@${lab.host}:5060`, destination: { protocol: 'udp', address: lab.host, port: 5060 },
+        from: `<sip:${ALICE.user}@${lab.host}>`, to: `<sip:${CAROL.user}@${lab.host}>`, body: SDP(aliceAddress, 44000),
+        headers: { 'Content-Type': 'application/sdp' }, auth: { username: ALICE.user, password: ALICE.password },
+      });
+      await waitFor(() => ringing !== undefined, 10_000, 'Carol to ring');
+      const invite = ringing!.req;
+      // The stranger saw the INVITE to Carol and her 180 (her tag): it ends "her" early dialog.
+      const stranger = await SipSocket.open({ host: lab.host, port: 5060 }, await leaseLoopbackAddress());
+      try {
+        const bye = stranger.build({ method: 'BYE', user: CAROL.user, to: ALICE.user, callId: invite.callId, fromTag: ringing!.tag, toTag: invite.msg.from.tag!, cseq: 1 });
+        expect((await stranger.ask(bye)).status).toBe(403);
+      } finally {
+        stranger.close();
+      }
+      ringing!.answer();
+      const call = await calling;
+      expect(call.response.status).toBe(200);
+      // Carol hangs up over the connection she registered on (the gateway reached her at her Contact).
+      const hangUp = await carol.request({
+        method: 'BYE', uri: invite.msg.contact!.uri.toString(), destination: { protocol: 'tcp', address: lab.host, port: 5060 },
+        callId: invite.callId, cseq: 1, from: `<sip:${CAROL.user}@${lab.host}>;tag=${ringing!.tag}`, to: invite.get('from'),
+      });
+      expect(hangUp.response.status).toBe(200);
+      await waitFor(() => aliceByes.length === 1, 10_000, 'the BYE to reach Alice');
+    } finally {
+      await carol.close();
+    }
   });
 });

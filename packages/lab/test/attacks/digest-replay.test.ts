@@ -53,6 +53,18 @@ describe('attack 4: digest replay at the gateway', () => {
     expect(await registeredFrom(attacker.address.address)).toEqual([]);
   });
 
+  it('refuses an answer sent from another address than the one its nonce was given to, though never used', async () => {
+    // The victim asks, the attacker (who saw the challenge) answers first, from elsewhere.
+    const victim = await open(gateway());
+    const first = victim.build({ method: 'REGISTER', user: ALICE.user });
+    const challenge = (await victim.ask(first)).get('www-authenticate')!;
+    const authorization = answerChallenge({ challenge, method: 'REGISTER', uri: `sip:${lab.host}:5060`, username: ALICE.user, password: ALICE.password });
+    const elsewhere = await open(gateway());
+    expect((await elsewhere.ask(elsewhere.build({ method: 'REGISTER', user: ALICE.user, authorization }))).status).toBe(401);
+    // The control: the same, never-used answer from the victim's address is taken.
+    expect((await victim.ask(victim.build({ method: 'REGISTER', user: ALICE.user, callId: first.callId, cseq: first.cseq + 1, fromTag: first.fromTag, authorization }))).status).toBe(200);
+  });
+
   it('refuses a captured answer replayed from another address, and from the same address again', async () => {
     const victim = await open(gateway());
     const { response, authorization } = await victim.withDigest({ method: 'REGISTER', user: ALICE.user }, ALICE.password);
@@ -81,10 +93,24 @@ describe('attack 4: digest replay at the gateway', () => {
 });
 
 describe('attack 4: the same rules at the pbx (seen from its LAN)', () => {
+  // Only the MBG's address is heard by the pbx: the attacker is on the gateway's machine.
+  const pbx = (): Promise<SipSocket> => open({ host: lab.internal, port: 5070 }, lab.internal);
+
   it('refuses an answer without qop', async () => {
-    // Only the MBG's address is heard by the pbx: the attacker is on the gateway's machine.
-    const lan = await open({ host: lab.internal, port: 5070 }, lab.internal);
-    const { response } = await lan.withDigest({ method: 'REGISTER', user: ALICE.user }, ALICE.password, rfc2069(`sip:${lab.internal}:5070`));
+    const { response } = await (await pbx()).withDigest({ method: 'REGISTER', user: ALICE.user }, ALICE.password, rfc2069(`sip:${lab.internal}:5070`));
     expect(response.status).toBe(401);
+  });
+
+  it('refuses a used answer again (another port of the same address), and one for another Request-URI', async () => {
+    const first = await pbx();
+    const { response, authorization } = await first.withDigest({ method: 'REGISTER', user: ALICE.user }, ALICE.password);
+    expect(response.status).toBe(200);
+    const again = await pbx();
+    expect((await again.ask(again.build({ method: 'REGISTER', user: ALICE.user, authorization }))).status).toBe(401);
+    const other = await pbx();
+    const ask = other.build({ method: 'REGISTER', user: ALICE.user });
+    const challenge = (await other.ask(ask)).get('www-authenticate')!;
+    const wrongUri = answerChallenge({ challenge, method: 'REGISTER', uri: 'sip:elsewhere.example.com', username: ALICE.user, password: ALICE.password });
+    expect((await other.ask(other.build({ method: 'REGISTER', user: ALICE.user, callId: ask.callId, cseq: ask.cseq + 1, fromTag: ask.fromTag, authorization: wrongUri }))).status).toBe(400);
   });
 });

@@ -89,6 +89,21 @@ describe('attack 2: a crack of one user spread over many sources', () => {
   }, 60_000);
 });
 
+describe('attack 2: a slow crack from a few sources', () => {
+  it('9 sources guessing 9 times each, every one under its own limit, still lock the user', async () => {
+    for (let i = 0; i < 9; i++) {
+      const s = await attacker();
+      for (let guess = 0; guess < 9; guess++) {
+        expect((await s.withDigest({ method: 'REGISTER', user: ALICE.user }, `guess-${i}-${guess}`)).response.status).toBe(403);
+      }
+    }
+    const blocks = await lab.admin<Block[]>('/api/blocks');
+    expect(blocks).toEqual([expect.objectContaining({ kind: 'user', value: ALICE.user })]);
+    // Locked: the right password from a new source is refused too.
+    expect((await (await attacker()).withDigest({ method: 'REGISTER', user: ALICE.user }, ALICE.password)).response.status).toBe(403);
+  }, 60_000);
+});
+
 describe('attack 3: locking out a phone model by its User-Agent', () => {
   it('ten wrong passwords sent as psi-phone block that source only: a real psi-phone elsewhere still registers', async () => {
     const s = await attacker();

@@ -75,9 +75,17 @@ describe('attack 9: holding connections', () => {
         }), 10_000, `connection ${i + 1} to ${port}`);
         held.push(socket);
       }
-      const extra = connectTcp({ host: lab.host, port, localAddress: from });
+      // The 65th: refused before its handshake (well before the 5 s handshake bound).
+      const extra = connectTls({ host: lab.host, port, ca: lab.process.ca(), ...({ localAddress: from } as object) });
       opened.push(extra);
-      await within(closed(extra), 10_000, `the 65th connection to ${port} to be refused`);
+      const refusedAt = Date.now();
+      const outcome = await within(new Promise<string>((resolve) => {
+        extra.once('secureConnect', () => resolve('handshake completed'));
+        extra.once('error', () => undefined);
+        extra.once('close', () => resolve('closed'));
+      }), 10_000, `the 65th connection to ${port} to be refused`);
+      expect(outcome, String(port)).toBe('closed');
+      expect(Date.now() - refusedAt, String(port)).toBeLessThan(3_000);
       expect(held.every((s) => !s.destroyed), String(port)).toBe(true);
       for (const s of held) s.destroy();
     }

@@ -31,7 +31,9 @@ export function createManagementApi(store: PbxStore, options: ManagementApiOptio
   if (!options.token) throw new Error('the management API needs a non-empty token: an empty one would let anybody in');
   const routes: CompiledRoute[] = managementRoutes(store, options.blocks).map((route) => ({ route, segments: splitPath(route.path) }));
   const { logger } = options;
-  const guesses = options.guesses ?? new GuessLimiter();
+  // One limiter for the administrators' token, one for the gateway's route: a guesser of the
+  // bearer token on the MBG's own host must not lock the gateway out of its credentials.
+  const guesses = { token: options.guesses ?? new GuessLimiter(), gateway: new GuessLimiter() };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://pbx.invalid');
@@ -45,16 +47,17 @@ export function createManagementApi(store: PbxStore, options: ManagementApiOptio
     // Which authentication applies depends on the path alone, so it is checked before the
     // method: an unauthenticated caller learns nothing about the routes.
     const source = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    const locked = guesses.lockedFor(source);
+    const kind = onPath.some((m) => m.route.auth === 'gateway') ? 'gateway' : 'token';
+    const locked = guesses[kind].lockedFor(source);
     if (locked > 0) {
       // Locked out: right credentials are refused too, so the answers tell a guesser nothing.
       throw new ApiError(429, 'too-many-failures', 'authorization', 'too many wrong credentials from this address: try again later', { 'retry-after': String(Math.ceil(locked / 1000)) });
     }
     try {
-      if (onPath.some((m) => m.route.auth === 'gateway')) requireGateway(req, store.getMbg());
+      if (kind === 'gateway') requireGateway(req, store.getMbg());
       else requireBearer(req, options.token);
     } catch (error) {
-      if (error instanceof ApiError && error.status === 401 && req.headers.authorization) guesses.fail(source);
+      if (error instanceof ApiError && error.status === 401 && req.headers.authorization) guesses[kind].fail(source);
       throw error;
     }
     if (onPath.length === 0) throw new ApiError(404, 'not-found', 'path', `there is no ${url.pathname} in this API`);

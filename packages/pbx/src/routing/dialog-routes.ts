@@ -45,6 +45,8 @@ const DEFAULT_LIMITS: DialogRouteLimits = { earlyMs: 5 * 60_000, idleMs: 12 * 36
  */
 export class DialogRoutes {
   private readonly dialogs = new Map<string, RoutedDialog>();
+  /** The dialogs of each INVITE (Call-ID and caller's tag): a call that fails drops its early ones without a scan. */
+  private readonly byInvite = new Map<string, Set<string>>();
   private readonly limits: DialogRouteLimits;
 
   constructor(private readonly now: () => number = Date.now, limits: Partial<DialogRouteLimits> = {}) {
@@ -63,14 +65,18 @@ export class DialogRoutes {
     const known = this.dialogs.get(key);
     this.dialogs.delete(key);
     this.dialogs.set(key, { callId: invite.callId, callerTag, calleeTag, caller, callee, confirmed: confirmed || (known?.confirmed ?? false), touchedAt: this.now() });
-    if (this.dialogs.size > this.limits.max) this.dialogs.delete(this.dialogs.keys().next().value!);
+    const group = inviteKey(invite.callId, callerTag);
+    this.byInvite.set(group, (this.byInvite.get(group) ?? new Set()).add(key));
+    if (this.dialogs.size > this.limits.max) this.evictOne();
   }
 
   /** The INVITE ended without an answer: its early dialogs go. */
   dropEarly(invite: SipRequest): void {
     const callerTag = invite.from.tag;
-    for (const [key, dialog] of this.dialogs) {
-      if (!dialog.confirmed && dialog.callId === invite.callId && dialog.callerTag === callerTag) this.dialogs.delete(key);
+    if (!callerTag) return;
+    for (const key of [...(this.byInvite.get(inviteKey(invite.callId, callerTag)) ?? [])]) {
+      const dialog = this.dialogs.get(key);
+      if (dialog && !dialog.confirmed) this.forget(key, dialog);
     }
   }
 
@@ -93,7 +99,7 @@ export class DialogRoutes {
   }
 
   end(dialog: RoutedDialog): void {
-    this.dialogs.delete(dialogKey(dialog.callId, dialog.callerTag, dialog.calleeTag));
+    this.forget(dialogKey(dialog.callId, dialog.callerTag, dialog.calleeTag), dialog);
   }
 
   /** Forget what expired (run with the registrar's reaper: a pass over at most `max` entries). */
@@ -101,10 +107,32 @@ export class DialogRoutes {
     let removed = 0;
     for (const [key, dialog] of this.dialogs) {
       if (!this.expired(dialog)) continue;
-      this.dialogs.delete(key);
+      this.forget(key, dialog);
       removed++;
     }
     return removed;
+  }
+
+  private forget(key: string, dialog: RoutedDialog): void {
+    this.dialogs.delete(key);
+    const group = inviteKey(dialog.callId, dialog.callerTag);
+    const keys = this.byInvite.get(group);
+    keys?.delete(key);
+    if (keys?.size === 0) this.byInvite.delete(group);
+  }
+
+  /**
+   * Full: a call still ringing goes before one that was answered (the least recently used of
+   * the first thousand), the least recently used of all when every one of those is answered.
+   */
+  private evictOne(): void {
+    let looked = 0;
+    for (const [key, dialog] of this.dialogs) {
+      if (!dialog.confirmed) return this.forget(key, dialog);
+      if (++looked >= 1000) break;
+    }
+    const [key, dialog] = this.dialogs.entries().next().value!;
+    this.forget(key, dialog);
   }
 
   private expired(dialog: RoutedDialog): boolean {
@@ -133,6 +161,10 @@ export function requesterPeer(req: IncomingRequest): DialogPeer {
 
 export function peerAt(destination: Destination): DialogPeer {
   return { destination, address: normalizeAddress(destination.address) };
+}
+
+function inviteKey(callId: string, callerTag: string): string {
+  return `${callId}\u0000${callerTag}`;
 }
 
 function dialogKey(callId: string, callerTag: string, calleeTag: string): string {

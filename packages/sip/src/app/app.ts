@@ -1,3 +1,4 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import pino, { type Logger } from 'pino';
 import { createResponse, type SipRequest } from '../message/index.js';
@@ -147,17 +148,32 @@ export class SipApp extends EventEmitter<SipAppEvents> {
 
   private onRequest(msg: SipRequest, flow: Flow): void {
     if (this.requestFilter && !this.requestFilter(msg, flow)) return;
-    if (this.statelessMiddleware.length > 0 && msg.method !== 'ACK' && msg.method !== 'CANCEL' && !this.transactions.hasServerTransaction(msg)) {
+    const stateless = this.statelessMiddleware.length > 0;
+    if (stateless && msg.method === 'CANCEL' && !this.cancelsKnownInvite(msg, flow) && !this.transactions.hasServerTransaction(msg)) {
+      // Nothing to cancel (or not the caller's to cancel): 481, and no transaction kept for it.
+      this.transport.sendResponse(createResponse(msg, 481, { toTag: statelessTag(msg) }), flow).catch(() => undefined);
+      return;
+    }
+    if (stateless && msg.method !== 'ACK' && msg.method !== 'CANCEL' && !this.transactions.hasServerTransaction(msg)) {
       const req = new IncomingRequest(msg, flow);
       const res = new OutgoingResponse(req, async (response) => {
         await this.transport.sendResponse(response, flow);
-      });
+      }, statelessTag(msg));
       if (this.config.userAgent) res.defaultHeaders.push(['Server', this.config.userAgent]);
       res.onSendError = (error, response) => this.logger.debug({ err: error.message, status: response.status, flow: flow.id }, 'stateless response not sent');
+      // RFC 3261 §8.2 first (method, Require, body type), answered statelessly too.
+      const rejection = checkRequest(msg, this.policy);
+      if (rejection) return void res.send(rejection.status, { headers: rejection.headers });
       runChain(this.statelessMiddleware, () => this.onStatefulRequest(msg, flow, req), req, res, (error) => this.onHandlerError(error, req, res));
       return;
     }
     this.onStatefulRequest(msg, flow);
+  }
+
+  /** A CANCEL that names an INVITE transaction of ours, sent from where that INVITE came. */
+  private cancelsKnownInvite(cancel: SipRequest, flow: Flow): boolean {
+    const invite = this.transactions.findInviteTransaction(cancel);
+    return invite !== undefined && invite.flow.remote.address === flow.remote.address;
   }
 
   private onStatefulRequest(msg: SipRequest, flow: Flow, screened?: IncomingRequest): void {
@@ -174,7 +190,8 @@ export class SipApp extends EventEmitter<SipAppEvents> {
       res.defaultHeaders.push(['Contact', localContact(msg, flow, this.config.advertisedAddress)]);
     }
 
-    const rejection = checkRequest(msg, this.policy);
+    // Checked already when the request went through the stateless stage.
+    const rejection = screened ? undefined : checkRequest(msg, this.policy);
     if (rejection) {
       void res.send(rejection.status, { headers: rejection.headers });
       return;
@@ -217,6 +234,22 @@ export class SipApp extends EventEmitter<SipAppEvents> {
     if (!res.finalResponseSent && req.method !== 'ACK') void res.send(500);
     if (this.listenerCount('error') > 0) this.emit('error', error, req);
   }
+}
+
+/**
+ * The To tag of a stateless answer: the same for every retransmission of the request (RFC 3261
+ * §8.2.6.2), as Kamailio's sl module makes it — a keyed hash of what identifies the request —
+ * and unguessable without the key.
+ */
+const STATELESS_TAG_KEY = randomBytes(16);
+function statelessTag(req: SipRequest): string {
+  let branch = '';
+  try {
+    branch = req.via.branch ?? '';
+  } catch {
+    branch = '';
+  }
+  return createHmac('sha256', STATELESS_TAG_KEY).update(`${req.callId}\u0000${req.from.tag ?? ''}\u0000${branch}\u0000${req.cseq.seq}`).digest('hex').slice(0, 16);
 }
 
 function localContact(req: SipRequest, flow: Flow, advertised?: string): string {

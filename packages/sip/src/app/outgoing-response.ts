@@ -18,13 +18,16 @@ export type ResponseSink = (response: SipResponse) => Promise<void>;
 export class OutgoingResponse {
   finalResponseSent = false;
   lastStatus: number | undefined;
-  readonly toTag = newTag();
+  readonly toTag: string;
   /** Headers every response of this request carries (Server, Allow...), set by the app. */
   readonly defaultHeaders: Array<[string, string]> = [];
 
   onSendError: ((error: Error, response: SipResponse) => void) | undefined;
 
-  constructor(private readonly req: IncomingRequest, private readonly sink: ResponseSink) {}
+  /** `toTag`: given for a stateless answer, which must carry the same tag for every retransmission. */
+  constructor(private readonly req: IncomingRequest, private readonly sink: ResponseSink, toTag: string = newTag()) {
+    this.toTag = toTag;
+  }
 
   /**
    * Pass on a response built elsewhere, as a proxy does with what a branch answered (its To

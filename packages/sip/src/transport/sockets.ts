@@ -5,6 +5,7 @@ import tls from 'node:tls';
 import { WebSocket, WebSocketServer } from 'ws';
 import { normalizeAddress, type Destination, type Endpoint } from './flow.js';
 import { secureContextOptions, serverSecureContext, serverTlsOptions, type TlsOptions } from './listeners.js';
+import { capConnectionsPerSource } from './source-limit.js';
 
 /**
  * The socket plumbing under the transport layer: opening listeners and outbound connections for
@@ -18,9 +19,27 @@ export interface OpenServer {
   close(): Promise<void>;
 }
 
-/** Listen with a TCP or TLS server; `onSocket` gets each accepted (for TLS: handshaken) socket. */
-export async function listenStreamServer(protocol: 'tcp' | 'tls', tlsOptions: TlsOptions | undefined, host: string, port: number, onSocket: (socket: net.Socket) => void): Promise<OpenServer> {
+/** What a TLS server checks on the raw connection, before any handshake work is done for it. */
+export interface RawAdmission {
+  /** False: the source may not connect at all (blocked, black-listed). */
+  screen(address: string): boolean;
+  /** Connections one source may hold, handshakes in progress included. */
+  maxPerSource: number;
+}
+
+/**
+ * Listen with a TCP or TLS server; `onSocket` gets each accepted (for TLS: handshaken) socket.
+ * A TLS server applies `raw` to the TCP connection first: a blocked source, or one over its cap,
+ * costs no handshake.
+ */
+export async function listenStreamServer(protocol: 'tcp' | 'tls', tlsOptions: TlsOptions | undefined, host: string, port: number, onSocket: (socket: net.Socket) => void, raw?: RawAdmission): Promise<OpenServer> {
   const server = protocol === 'tls' ? tls.createServer(serverTlsOptions(tlsOptions, 'TLS listener')) : net.createServer();
+  if (protocol === 'tls' && raw) {
+    server.prependListener('connection', (socket: net.Socket) => {
+      if (!raw.screen(normalizeAddress(socket.remoteAddress))) socket.destroy();
+    });
+    capConnectionsPerSource(server, raw.maxPerSource);
+  }
   server.on(protocol === 'tls' ? 'secureConnection' : 'connection', onSocket);
   // A failed handshake (scanner, old TLS version, a half-open one past handshakeTimeout)
   // concerns that client only; node:tls reports it but leaves the socket open: close it.

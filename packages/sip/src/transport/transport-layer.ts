@@ -85,6 +85,7 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   private flowCounter = 0;
   private readonly maxMessageSize: number;
   private readonly idleTimeoutMs: number;
+  private readonly maxConnectionsPerSource: number;
   /**
    * Which source addresses may talk to us at all (SIP security: a blocked attacker gets no
    * answer, not even a 400). Checked before parsing and when a connection is accepted.
@@ -94,7 +95,8 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
   constructor(private readonly options: TransportOptions = {}) {
     super();
     this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
-    this.connections = new ConnectionPool(options.maxConnectionsPerSource ?? 64);
+    this.maxConnectionsPerSource = options.maxConnectionsPerSource ?? 64;
+    this.connections = new ConnectionPool(this.maxConnectionsPerSource);
     this.udp = new UdpSockets((data, flow) => this.ingest(data, flow, false, true), () => this.stats.dropped++, this.maxMessageSize, options.logger, (address) => this.screen(address));
     this.idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
   }
@@ -111,7 +113,8 @@ export class TransportLayer extends EventEmitter<TransportEvents> {
       case 'tcp':
       case 'tls': {
         const protocol = opts.protocol;
-        const server = await listenStreamServer(protocol, opts.tls, host, opts.port, (socket) => this.adoptSocket(protocol, socket, true));
+        const raw = { screen: (address: string) => !this.sourceFilter || this.sourceFilter(address), maxPerSource: this.maxConnectionsPerSource };
+        const server = await listenStreamServer(protocol, opts.tls, host, opts.port, (socket) => this.adoptSocket(protocol, socket, true), raw);
         listener = this.track({ protocol, local: { address: host, port: server.port }, setTls: server.setTls, close: server.close });
         break;
       }

@@ -65,10 +65,10 @@ export class UdpSockets {
     const bound = { socket, local };
     socket.on('error', (e) => this.logger?.warn({ err: e.message, ...local }, 'UDP socket error'));
     socket.on('message', (data, rinfo) => {
+      // A lone CRLF keepalive on UDP carries no message, and counts toward nothing.
+      if (data.length <= 4 && data.toString().trim() === '') return;
       if (!this.admit(rinfo.address)) return;
       if (data.length > this.maxMessageSize) return this.onOversize();
-      // A lone CRLF keepalive on UDP carries no message.
-      if (data.length <= 4 && data.toString().trim() === '') return;
       this.onDatagram(data, udpFlow(bound.local, { address: rinfo.address, port: rinfo.port }));
     });
     if (local.port !== 0) this.sockets.push(bound);

@@ -3,7 +3,8 @@
  * comes. Runs alone (the "exclusive" project): it measures times. A few hundred digest answers
  * with a wrong password, for a real extension and for one that does not exist, interleaved,
  * each from one of many sources (so no source reaches a block); the medians must not differ
- * by more than 10 %.
+ * by more than 10 %. After the first few sources both users are locked (a distributed crack, as
+ * the gateway sees it): the locked path answers after the same hashing, so it is timed too.
  */
 import { answerChallenge } from '@psi-lab/sip';
 import { leaseLoopbackAddress } from '@psi-lab/testkit';
