@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     'psi-lab is running (roles so far: gateway — the MiVoice Border Gateway role; pbx — the MiVoice 5000 role)',
     `  gateway SIP      udp ${host}:${GATEWAY_SIP_PORT}, tcp ${host}:${GATEWAY_SIP_PORT}, tls ${host}:${GATEWAY_TLS_PORT} (set-side digest MD5)`,
     `  gateway WSS      wss://${pub}:${GATEWAY_HTTPS_PORT}/sip (and /healthz)`,
-    `  gateway admin    ${admin}/ status page, /api/status, /metrics — log in with the token in ${adminTokenFile}`,
+    `  gateway admin    ${admin}/ status page, /api/status, /metrics — admin token ${gw.gateway.adminToken} (kept in ${adminTokenFile}, 0600)`,
     `                   (a browser asks for it: any user name, the token as password; tools: "Authorization: Bearer <token>")`,
     `  gateway config   ${gw.configFile}`,
     `  pbx (site LAN)   SIP udp/tcp ${internal}:${PBX_SIP_PORT} (realm ${LAB_REALM}; heard only from the gateway), management API ${lab.apiUrl}/api`,

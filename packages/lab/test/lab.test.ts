@@ -59,6 +59,8 @@ describe('npm run lab', () => {
     expect(lab.output()).toContain(`udp ${HOST}:5060, tcp ${HOST}:5060, tls ${HOST}:5061`);
     expect(lab.output()).toContain(`wss://${HOST}:8443/sip`);
     expect(lab.output()).toContain(`https://${INTERNAL}:9080/`);
+    // The admin credential, made at first start: printed, and kept 0600.
+    expect(lab.output()).toContain(`admin token ${readFileSync(join(data, 'admin-token'), 'utf8').trim()}`);
     expect(lab.output()).toContain(`SIP udp/tcp ${INTERNAL}:5070`);
     expect(lab.output()).toContain(`https://${INTERNAL}:8070/api`);
     expect(existsSync(join(data, 'gateway.yaml'))).toBe(true);
