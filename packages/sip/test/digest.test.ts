@@ -173,6 +173,20 @@ describe('DigestServer.challenge', () => {
   });
 });
 
+describe('DigestServer.challenge for a stateless challenger', () => {
+  it('gives a request\'s retransmissions the very same challenge, for 32 s, and another request its own', () => {
+    const clock = { t: 1_000_000 };
+    const server = serverAt(clock);
+    const first = server.challenge({ boundTo: '192.0.2.1', request: 'call-1\u00001\u0000z9hG4bK-a' });
+    clock.t += 31_000;
+    expect(server.challenge({ boundTo: '192.0.2.1', request: 'call-1\u00001\u0000z9hG4bK-a' })).toEqual(first);
+    expect(server.challenge({ boundTo: '192.0.2.1', request: 'call-2\u00001\u0000z9hG4bK-b' })).not.toEqual(first);
+    expect(server.challenge({ boundTo: '192.0.2.9', request: 'call-1\u00001\u0000z9hG4bK-a' })).not.toEqual(first);
+    clock.t += 2_000;
+    expect(server.challenge({ boundTo: '192.0.2.1', request: 'call-1\u00001\u0000z9hG4bK-a' })).not.toEqual(first);
+  });
+});
+
 describe('DigestServer.verify', () => {
   it.each(['SHA-256', 'MD5', 'SHA-256-sess', 'MD5-sess', 'SHA-512-256'] as DigestAlgorithm[])(
     'accepts a round trip with a password (%s)',

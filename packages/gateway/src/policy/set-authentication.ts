@@ -1,4 +1,4 @@
-import { DigestServer, type DigestAlgorithm, type IncomingRequest, type Middleware } from '@psi-lab/sip';
+import { DigestServer, requestIdentity, type DigestAlgorithm, type IncomingRequest, type Middleware } from '@psi-lab/sip';
 import type { GatewayContext, SetLocals } from '../context.js';
 import type { AbuseBlocker } from '../security/index.js';
 
@@ -65,7 +65,8 @@ export function setAuthentication(ctx: GatewayContext, options: SetAuthenticatio
     // what a replay looks like. Either way a fresh challenge, and no count.
     ctx.counters.challenges++;
     const name = register ? 'WWW-Authenticate' : 'Proxy-Authenticate';
-    void res.send(register ? 401 : 407, { headers: digestServer.challenge({ stale: verdict.stale, boundTo: req.sourceAddress }).map((v): [string, string] => [name, v]) });
+    const challenges = digestServer.challenge({ stale: verdict.stale, boundTo: req.sourceAddress, request: requestIdentity(req) });
+    void res.send(register ? 401 : 407, { headers: challenges.map((v): [string, string] => [name, v]) });
   };
 
   function refuse(req: IncomingRequest, res: Parameters<Middleware>[1], reason: string, user: string | undefined): void {

@@ -1,4 +1,4 @@
-import type { DigestAlgorithm, DigestServer, IncomingRequest, Middleware } from '@psi-lab/sip';
+import { requestIdentity, type DigestAlgorithm, type DigestServer, type IncomingRequest, type Middleware } from '@psi-lab/sip';
 import type { HashAlgorithm, PbxStore } from '../store/types.js';
 import type { AuthenticatedLocals } from '../registrar/registrar.js';
 
@@ -44,7 +44,7 @@ export function digestAuthentication(options: DigestAuthenticationOptions): Midd
     }
     if (!NOT_A_GUESS.has(verdict.reason)) options.onFailure?.(req, verdict.reason);
     const name = register ? 'WWW-Authenticate' : 'Proxy-Authenticate';
-    const headers = digest.challenge({ stale: verdict.stale, boundTo: req.sourceAddress }).map((v) => [name, v] as [string, string]);
+    const headers = digest.challenge({ stale: verdict.stale, boundTo: req.sourceAddress, request: requestIdentity(req) }).map((v) => [name, v] as [string, string]);
     void res.send(register ? 401 : 407, { headers });
   };
 }

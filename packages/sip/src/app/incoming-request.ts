@@ -74,3 +74,17 @@ export class IncomingRequest extends EventEmitter<IncomingRequestEvents> {
     return this.msg.toString();
   }
 }
+
+/**
+ * What tells one request from another for a stateless answer (Call-ID, CSeq, top Via branch):
+ * the same for each of its retransmissions.
+ */
+export function requestIdentity(req: IncomingRequest): string {
+  let branch = '';
+  try {
+    branch = req.msg.via.branch ?? '';
+  } catch {
+    branch = '';
+  }
+  return `${req.callId}\u0000${req.msg.cseq.seq}\u0000${branch}`;
+}

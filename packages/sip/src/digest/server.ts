@@ -62,7 +62,18 @@ export interface ChallengeOptions {
   stale?: boolean;
   /** Binds the nonces to this (e.g. the requester's address); verify must be given the same. */
   boundTo?: string;
+  /**
+   * What identifies the request being challenged (Call-ID, CSeq, Via branch): its
+   * retransmissions get the very same challenge, as a transaction would repeat its answer.
+   * A stateless challenger needs this: a client (SIPp) takes a 401 with a new nonce for an
+   * unexpected message, not for the retransmission it is.
+   */
+  request?: string;
 }
+
+/** How long, and how many, challenges are remembered for retransmissions (Timer F: 64 × T1). */
+const CHALLENGE_MEMORY_MS = 32_000;
+const CHALLENGE_MEMORY_MAX = 10_000;
 
 /**
  * Returns HA1 = H(username:realm:password) for the hash of `algorithm` (the same value for a
@@ -117,6 +128,8 @@ export class DigestServer {
   private readonly opaque: string;
   private readonly nonceCounts: NonceCountTracker;
   private readonly requireQop: boolean;
+  /** Recent challenges by request, oldest first: bounded, a few hundred bytes each. */
+  private readonly recent = new Map<string, { values: string[]; at: number }>();
 
   constructor(options: DigestServerOptions) {
     this.realm = options.realm;
@@ -134,6 +147,22 @@ export class DigestServer {
 
   /** One WWW-Authenticate (or Proxy-Authenticate) value per configured algorithm, in order. */
   challenge(options: ChallengeOptions = {}): string[] {
+    if (options.request === undefined) return this.freshChallenge(options);
+    const now = this.now();
+    const key = `${options.request}\u0000${options.boundTo ?? ''}\u0000${options.stale ? 1 : 0}`;
+    const known = this.recent.get(key);
+    if (known && now - known.at < CHALLENGE_MEMORY_MS) return known.values;
+    const values = this.freshChallenge(options);
+    this.recent.delete(key);
+    this.recent.set(key, { values, at: now });
+    for (const [old, entry] of this.recent) {
+      if (this.recent.size <= CHALLENGE_MEMORY_MAX && now - entry.at < CHALLENGE_MEMORY_MS) break;
+      this.recent.delete(old);
+    }
+    return values;
+  }
+
+  private freshChallenge(options: ChallengeOptions): string[] {
     return this.algorithms.map((algorithm) => {
       const params: Array<[string, string]> = [
         ['realm', this.realm],
