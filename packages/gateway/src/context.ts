@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { CredentialCache } from './credentials/credential-cache.js';
 import type { MediaRelay } from './media/index.js';
 import type { RegistrationTable } from './registrations/registration-table.js';
+import type { B2bCall } from './relay/b2b-call.js';
 import type { PbxLink } from './relay/pbx-link.js';
 import type { GatewayCounters } from './status/types.js';
 
@@ -16,6 +17,8 @@ export interface GatewayContext {
   media: MediaRelay;
   /** Dialogs by side: a request is only matched against the dialogs of the side it came from. */
   dialogs: { set: DialogTable; pbx: DialogTable };
+  /** The calls (INVITE dialogs) in progress, for the status page. */
+  calls: Set<B2bCall>;
   counters: GatewayCounters;
   logger: Logger;
   now: () => number;

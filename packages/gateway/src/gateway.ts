@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { DialogTable, SipApp, type Flow, type Listener, type SipRequest } from '@psi-lab/sip';
+import { DialogTable, SipApp, cidrContains, type Flow, type Listener, type SipRequest } from '@psi-lab/sip';
 import pino, { type Logger } from 'pino';
 import { WebCertificate } from './certificates/web-certificate.js';
 import type { GatewayConfig } from './config/index.js';
@@ -15,6 +15,7 @@ import { RegistrationTable } from './registrations/registration-table.js';
 import { MAX_MEDIA_STREAMS, type B2bCall } from './relay/b2b-call.js';
 import { DialogReaper } from './relay/dialog-reaper.js';
 import { fromDialogSet } from './relay/in-dialog-relay.js';
+import { RELAYED_OPTION_TAGS } from './relay/headers.js';
 import { PbxLink } from './relay/pbx-link.js';
 import { AbuseBlocker, AccessList } from './security/index.js';
 import type { GatewayCounters, GatewayStatus } from './status/types.js';
@@ -57,8 +58,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     idleTimeoutMs: config.keepalive.idleTimeoutSeconds * 1000,
     maxConnectionsPerSource: config.security.maxConnectionsPerSource,
   };
-  const setApp = new SipApp({ ...transportOptions, advertisedAddress: config.sip.publicAddress, userAgent: 'psi-lab gateway (MBG role)' });
-  const pbxApp = new SipApp({ logger, sipTrace: config.log.sipTrace, advertisedAddress: config.media.pbxSideAddress, userAgent: 'psi-lab gateway (MBG role)' });
+  const supported = [...RELAYED_OPTION_TAGS];
+  const setApp = new SipApp({ ...transportOptions, advertisedAddress: config.sip.publicAddress, userAgent: 'psi-lab gateway (MBG role)', supported });
+  const pbxApp = new SipApp({ logger, sipTrace: config.log.sipTrace, advertisedAddress: config.media.pbxSideAddress, userAgent: 'psi-lab gateway (MBG role)', supported });
   const credentials = new CredentialCache({
     api: config.pbx.api, caFile: config.pbx.apiCaFile, account: config.pbx.account, secret: config.pbx.secret,
     localAddress: isWildcard(config.pbx.localHost) ? undefined : config.pbx.localHost,
@@ -70,11 +72,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     setSideAddress: config.media.setSideAddress, pbxSideAddress: config.media.pbxSideAddress,
     setSideBind: config.sip.host, pbxSideBind: config.pbx.localHost,
     portMin: config.media.portMin, portMax: config.media.portMax, maxStreams: MAX_MEDIA_STREAMS, logger,
+    isTrustedNetwork: (address) => config.media.trustedNetworks.some((network) => cidrContains(network, address)),
   });
   const counters = zeroCounters();
   const ctx: GatewayContext = {
     setApp, pbx, registrations: new RegistrationTable(), credentials, media,
-    dialogs: { set: new DialogTable(), pbx: new DialogTable() },
+    dialogs: { set: new DialogTable(), pbx: new DialogTable() }, calls: new Set(),
     counters, logger, now, publicAddress: config.sip.publicAddress,
     keepaliveMs: config.keepalive.optionsIntervalSeconds * 1000,
   };
@@ -145,6 +148,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     counters.registrations = ctx.registrations.size;
     counters.rtpPackets = media.stats.packets;
     counters.rtpBytes = media.stats.bytes;
+    counters.callsMediaRefused = media.stats.sessionsMediaRefused;
     counters.serverTransactions = setApp.transactions.size.server;
     const cert = certificate.info;
     return {
@@ -160,6 +164,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       },
       certificate: cert,
       registrations: ctx.registrations.views(),
+      calls: [...ctx.calls].map((call) => call.view()),
       blocks: blocker.list(),
       counters: { ...counters },
     };
@@ -211,6 +216,6 @@ async function resolveAddress(address: string): Promise<string> {
 function zeroCounters(): GatewayCounters {
   return {
     requests: 0, challenges: 0, authFailures: 0, dropped: 0, scannersDropped: 0, blocksActive: 0, blocksTotal: 0,
-    registrations: 0, connections: 0, callsActive: 0, callsTotal: 0, keepaliveFailures: 0, rtpPackets: 0, rtpBytes: 0, malformed: 0, serverTransactions: 0,
+    registrations: 0, connections: 0, callsActive: 0, callsTotal: 0, keepaliveFailures: 0, rtpPackets: 0, rtpBytes: 0, callsMediaRefused: 0, malformed: 0, serverTransactions: 0,
   };
 }

@@ -82,7 +82,7 @@ describe('defaults', () => {
       auth: { algorithms: ['MD5'], nonceTtlSeconds: 300 },
       devices: [],
       keepalive: { optionsIntervalSeconds: 20, idleTimeoutSeconds: 300 },
-      media: { setSideAddress: '127.0.0.1', pbxSideAddress: '127.0.0.1', portMin: 20000, portMax: 29999 },
+      media: { setSideAddress: '127.0.0.1', pbxSideAddress: '127.0.0.1', portMin: 20000, portMax: 29999, trustedNetworks: [] },
       security: {
         accessList: [],
         maxAuthFailures: 10,
@@ -146,7 +146,7 @@ describe('overrides', () => {
       auth: { algorithms: ['SHA-256'], nonceTtlSeconds: 30 },
       devices: [{ user: '1001', icpUser: '41001', icpPassword: 'icp secret' }, { user: '1002' }],
       keepalive: { optionsIntervalSeconds: 0, idleTimeoutSeconds: 5 },
-      media: { setSideAddress: '127.0.0.3', pbxSideAddress: '127.0.0.4', portMin: 40000, portMax: 40001 },
+      media: { setSideAddress: '127.0.0.3', pbxSideAddress: '127.0.0.4', portMin: 40000, portMax: 40001, trustedNetworks: ['10.20.0.0/16'] },
       security: { accessList: [{ cidr: '127.0.0.0/8', list: 'white' }, { cidr: '2001:db8::/32', list: 'black' }], scannerUserAgents: [], blockSeconds: 1 },
       log: { level: 'silent', sipTrace: true },
     };

@@ -210,6 +210,33 @@ describe('calls through gateway → pbx → gateway', () => {
     await waitFor(() => lab.gateway.context.dialogs.set.size === 0 && lab.gateway.context.dialogs.pbx.size === 0, undefined, 'dialogs to be forgotten');
   });
 
+  it('session timers (RFC 4028) negotiated through the gateway: a refresh restarts the clock; with none, the call is hung up on both sides at Session-Expires', async () => {
+    const sessionTimer = (seconds: number): Array<[string, string]> => [['Require', 'timer'], ['Session-Expires', `${seconds};refresher=uac`]];
+    bob.onInvite = (req, res) => {
+      // The first INVITE gets 2 s, the refresh 3 s: the BYE's time tells which one ran out.
+      const seconds = req.msg.to.tag === undefined ? 2 : 3;
+      void res.send(200, { body: bob.sdp(), headers: [['Content-Type', 'application/sdp'], ...sessionTimer(seconds)] });
+    };
+    const result = await alice.call('1002', { headers: [['Contact', alice.contact], ['Supported', 'timer'], ['Session-Expires', '2']] });
+    expect(result.response.status).toBe(200);
+    // Session-Expires, Require and Supported: timer crossed both legs to Alice.
+    expect(result.response.get('session-expires')).toBe('2;refresher=uac');
+    expect(result.response.getAll('require')).toContain('timer');
+    const bobInvite = bob.invites[bob.invites.length - 1];
+    expect(bobInvite.get('session-expires')).toBe('2');
+    expect(bobInvite.getAll('supported')).toContain('timer');
+
+    const aliceLeg = Dialog.fromResponse(alice.app, result.request, result.response, { flow: result.flow });
+    const refresh = await aliceLeg.request('INVITE', { body: alice.sdp(), headers: { 'Content-Type': 'application/sdp', 'Session-Expires': '3', Supported: 'timer' } });
+    expect(refresh.response.status).toBe(200);
+    const refreshedAt = Date.now();
+    await waitFor(() => received(alice, 'BYE', result.request.callId) !== undefined && received(bob, 'BYE', bobInvite.callId) !== undefined, 15_000, 'the BYEs of the expired session');
+    const byeAtAlice = received(alice, 'BYE', result.request.callId)!;
+    expect(byeAtAlice.get('reason')).toBe('SIP;cause=408;text="session timer expired"');
+    // The refresh's 3 s ran out, not the first 2 s (a timer fires late on a busy machine, never early).
+    expect(Date.now() - refreshedAt).toBeGreaterThanOrEqual(2900);
+  });
+
   it('a call left with neither SIP nor RTP for an hour is hung up on both sides', async () => {
     const { result, bobInvite: invite } = await establish();
     const ctx = lab.gateway.context;

@@ -83,6 +83,18 @@ describe('registering through the gateway', () => {
     expect(bindings[0].contact).toContain(`@${HOST}:${lab().gateway.listeners.pbxSide[0].local.port}`);
   });
 
+  it('a set sending +sip.instance is listed by its User-Agent, its instance URN beside it', async () => {
+    const set = await newSet('1003', 'tls');
+    const { response } = await set.app.request({
+      method: 'REGISTER', uri: `sip:${HOST}`, destination: { protocol: 'tls', address: HOST, port: 5061 },
+      from: `<sip:1003@${HOST}>`, to: `<sip:1003@${HOST}>`,
+      headers: [['Contact', `${set.contact};+sip.instance="<urn:uuid:5f1c0e52-61f2-4a1e-9a55-0c2d7e0a1b11>"`], ['User-Agent', 'Zoom Phone 6.2.10 (psi-lab)']],
+      auth: { username: '1003', password: 'carol-secret-3' },
+    });
+    expect(response.status).toBe(200);
+    expect(registrationsOf('1003', 'TLS')).toEqual([expect.objectContaining({ device: 'Zoom Phone 6.2.10 (psi-lab)', instance: 'urn:uuid:5f1c0e52-61f2-4a1e-9a55-0c2d7e0a1b11' })]);
+  });
+
   it('the HTTPS status page lists the registered sets over real TLS', async () => {
     const registered = [];
     for (const [user, protocol] of [['1001', 'tls'], ['1002', 'wss']] as const) {

@@ -37,9 +37,16 @@ function sampleStatus(): GatewayStatus {
     pbx: { target: '127.0.0.1:5070/tcp', credentials: 42, credentialsRefreshedAt: '2025-03-01T08:59:00.000Z', credentialsError: 'pbx said <503>' },
     certificate: { subject: 'CN=localhost, O=psi-lab', validTo: '2027-06-01T00:00:00.000Z', fingerprint256: 'AB:CD:EF', loadedAt: '2025-03-01T08:00:00.000Z' },
     registrations: [
-      { user: '1001', device: '<urn:uuid:0001>', transport: 'TLS', source: '127.0.0.1:40001', since: '2025-03-01T08:10:00.000Z', expires: '2025-03-01T09:10:00.000Z' },
+      { user: '1001', device: 'Yealink SIP-T54W 96.86.0.70', transport: 'TLS', source: '127.0.0.1:40001', since: '2025-03-01T08:10:00.000Z', expires: '2025-03-01T09:10:00.000Z' },
       { user: '1002', device: HOSTILE_USER_AGENT, transport: 'tls', source: '127.0.0.1:40002', since: '2025-03-01T08:11:00.000Z', expires: '2025-03-01T09:11:00.000Z' },
       { user: '1003', device: 'PSI web set', transport: 'wss', source: '127.0.0.1:40003', since: '2025-03-01T08:12:00.000Z', expires: '2025-03-01T09:12:00.000Z' },
+    ],
+    calls: [
+      { user: '1001', direction: 'outgoing', peer: '1002', state: 'connected', since: '2025-03-01T08:40:00.000Z', media: { fromSet: 1500, toSet: 1498, refused: 0 } },
+      {
+        user: '1003', direction: 'incoming', peer: '1001', state: 'connected', since: '2025-03-01T08:41:00.000Z', media: { fromSet: 0, toSet: 900, refused: 880 },
+        warning: 'the set\'s media comes from 127.0.0.5, not from its signalling address 127.0.0.1: all dropped',
+      },
     ],
     blocks: [
       { kind: 'user', value: '<img src=x onerror=alert(1)>', reason: 'authentication-failures', count: 10, since: '2025-03-01T08:20:00.000Z', until: '2025-03-01T08:30:00.000Z' },
@@ -97,6 +104,7 @@ describe('status server routes', () => {
     const expected = sampleStatus();
     expect(expectJson(await fetchFrom(port, '/api/status'))).toEqual(expected);
     expect(expectJson(await fetchFrom(port, '/api/registrations'))).toEqual(expected.registrations);
+    expect(expectJson(await fetchFrom(port, '/api/calls'))).toEqual(expected.calls);
     expect(expectJson(await fetchFrom(port, '/api/blocks'))).toEqual(expected.blocks);
     expect(expectJson(await fetchFrom(port, '/api/counters?ignored=1'))).toEqual(expected.counters);
   });
@@ -121,6 +129,10 @@ describe('status server routes', () => {
     const headerRows = [...html.matchAll(/<thead><tr>(.*?)<\/tr><\/thead>/g)].map((m) => [...m[1].matchAll(/<th>(.*?)<\/th>/g)].map((c) => c[1]));
     expect(headerRows).toContainEqual(['User', 'Device', 'Transport', 'Source', 'Since', 'Expires']);
     expect(headerRows).toContainEqual(['Kind', 'Value', 'Reason', 'Count', 'Since', 'Until']);
+    expect(headerRows).toContainEqual(['User', 'Direction', 'Peer', 'State', 'Since', 'RTP from set', 'RTP to set', 'Refused', 'Media']);
+    // A call without media from its set stands out, with why.
+    expect(html).toContain('<td>1003</td><td>incoming</td><td>1001</td><td>connected</td><td>2025-03-01T08:41:00.000Z</td><td class="num">0</td><td class="num">900</td><td class="num">880</td><td><span class="error">the set&#39;s media comes from 127.0.0.5, not from its signalling address 127.0.0.1: all dropped</span></td>');
+    expect(html).toContain('<td class="num">1498</td><td class="num">0</td><td>ok</td>');
     expect(html).toContain('<td>1003</td><td>PSI web set</td><td>wss</td><td>127.0.0.1:40003</td><td>2025-03-01T08:12:00.000Z</td><td>2025-03-01T09:12:00.000Z</td>');
     for (const [name, { help }] of Object.entries(COUNTER_HELP)) {
       expect(html).toContain(`<td>${name}</td><td class="num">${sampleStatus().counters[name as keyof GatewayCounters]}</td><td>${help}</td>`);
@@ -153,6 +165,7 @@ describe('status server routes', () => {
       blocksTotal: 'psi_gateway_blocks_total', registrations: 'psi_gateway_registrations', connections: 'psi_gateway_connections',
       callsActive: 'psi_gateway_calls_active', callsTotal: 'psi_gateway_calls_total', keepaliveFailures: 'psi_gateway_keepalive_failures_total',
       rtpPackets: 'psi_gateway_rtp_packets_total', rtpBytes: 'psi_gateway_rtp_bytes_total', malformed: 'psi_gateway_malformed_total',
+      callsMediaRefused: 'psi_gateway_calls_media_refused_total',
       serverTransactions: 'psi_gateway_server_transactions',
     };
     for (const [counter, name] of Object.entries(expectedNames) as Array<[keyof GatewayCounters, string]>) {

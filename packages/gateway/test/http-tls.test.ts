@@ -35,6 +35,7 @@ function emptyStatus(): GatewayStatus {
     pbx: { target: '127.0.0.1:5070/tcp', credentials: 0 },
     certificate: { subject: 'CN=first.gateway.test', validTo: '', fingerprint256: '', loadedAt: '' },
     registrations: [],
+    calls: [],
     blocks: [],
     counters: Object.fromEntries(Object.keys(COUNTER_HELP).map((name) => [name, 0])) as unknown as GatewayCounters,
   };

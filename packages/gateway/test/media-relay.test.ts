@@ -35,11 +35,11 @@ class Endpoint {
     });
   }
 
-  static open(port = 0): Promise<Endpoint> {
+  static open(port = 0, host = HOST): Promise<Endpoint> {
     const socket = dgram.createSocket('udp4');
     return new Promise((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(port, HOST, () => resolve(new Endpoint(socket)));
+      socket.bind(port, host, () => resolve(new Endpoint(socket)));
     });
   }
 
@@ -78,8 +78,9 @@ class Endpoint {
   }
 }
 
-const sdp = (origin: string, port: number, ...attributes: string[]): string =>
-  [`v=0`, `o=${origin} 1 1 IN IP4 ${HOST}`, 's=-', `c=IN IP4 ${HOST}`, 't=0 0', `m=audio ${port} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', ...attributes]
+const sdp = (origin: string, port: number, ...attributes: string[]): string => sdpAt(HOST, origin, port, ...attributes);
+const sdpAt = (host: string, origin: string, port: number, ...attributes: string[]): string =>
+  [`v=0`, `o=${origin} 1 1 IN IP4 ${host}`, 's=-', `c=IN IP4 ${host}`, 't=0 0', `m=audio ${port} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', ...attributes]
     .map((l) => `${l}\r\n`)
     .join('');
 
@@ -91,14 +92,14 @@ describe('MediaRelay over real UDP', () => {
     while (cleanups.length > 0) await cleanups.pop()!();
   });
 
-  async function endpoint(port = 0): Promise<Endpoint> {
-    const e = await Endpoint.open(port);
+  async function endpoint(port = 0, host = HOST): Promise<Endpoint> {
+    const e = await Endpoint.open(port, host);
     cleanups.push(() => e.close());
     return e;
   }
 
-  function relay(range = POOL): MediaRelay {
-    const r = new MediaRelay({ setSideAddress: HOST, pbxSideAddress: HOST, portMin: range.min, portMax: range.max });
+  function relay(range = POOL, isTrustedNetwork?: (address: string) => boolean): MediaRelay {
+    const r = new MediaRelay({ setSideAddress: HOST, pbxSideAddress: HOST, portMin: range.min, portMax: range.max, isTrustedNetwork });
     cleanups.push(() => r.close());
     return r;
   }
@@ -128,8 +129,8 @@ describe('MediaRelay over real UDP', () => {
     expect(atSet.msg.toString()).toBe('hello from the pbx!');
     expect(atSet.port).toBe(gwSet);
 
-    expect(session.stats).toEqual({ setToPbx: { packets: 1, bytes: 18 }, pbxToSet: { packets: 1, bytes: 19 }, dropped: 0 });
-    expect(r.stats).toEqual({ sessions: 1, activeSessions: 1, packets: 2, bytes: 37 });
+    expect(session.stats).toEqual({ setToPbx: { packets: 1, bytes: 18 }, pbxToSet: { packets: 1, bytes: 19 }, dropped: 0, refused: { set: 0, pbx: 0 }, received: { set: 1, pbx: 1 } });
+    expect(r.stats).toEqual({ sessions: 1, activeSessions: 1, packets: 2, bytes: 37, sessionsMediaRefused: 0 });
   });
 
   it('relays RTCP between the RTCP ports (port + 1 and a=rtcp)', async () => {
@@ -217,6 +218,37 @@ describe('MediaRelay over real UDP', () => {
     // Nothing latched to the attacker: no more drops, and what was relayed went to the real endpoints.
     expect(heardByAttacker).toEqual([]);
     expect(session.stats.dropped).toBe(2);
+  });
+
+  it('a multi-homed set whose media all comes from another address than its signalling: dropped, warned about once, counted', async () => {
+    const [media, pbx] = await Promise.all([endpoint(0, ATTACKER_HOST), endpoint()]);
+    const r = relay();
+    const session = r.createSession('multi-homed');
+    session.trustSetAddress(HOST);
+    await session.rewrite('set', sdpAt(ATTACKER_HOST, 'set', media.port));
+    const gwSet = audioPort(await session.rewrite('pbx', sdp('pbx', pbx.port)));
+    for (let i = 0; i < 60; i++) await media.send(`frame ${i}`, gwSet);
+    await vi.waitFor(() => expect(session.stats.refused.set).toBe(60), { timeout: DELIVERY_LIMIT_MS });
+    expect(session.stats.setToPbx.packets).toBe(0);
+    expect(pbx.pending).toBe(0);
+    expect(session.stats.warning).toBe(`the set's media comes from ${ATTACKER_HOST}, not from its signalling address ${HOST}: all dropped (media.trustedNetworks lets a set's media in from other networks)`);
+    expect(r.stats.sessionsMediaRefused).toBe(1);
+  });
+
+  it('media.trustedNetworks: a set\'s media from a trusted network is taken, and its SDP address there sent to, besides its signalling address', async () => {
+    const [media, pbx] = await Promise.all([endpoint(0, ATTACKER_HOST), endpoint()]);
+    const r = relay(POOL, (address) => address === ATTACKER_HOST);
+    const session = r.createSession('trusted-network');
+    session.trustSetAddress(HOST);
+    const gwPbx = audioPort(await session.rewrite('set', sdpAt(ATTACKER_HOST, 'set', media.port)));
+    const gwSet = audioPort(await session.rewrite('pbx', sdp('pbx', pbx.port)));
+    // The pbx may speak first: the SDP address is where the set listens.
+    await pbx.send('to the set', gwPbx);
+    expect((await media.next()).msg.toString()).toBe('to the set');
+    await media.send('from the set', gwSet);
+    expect((await pbx.next()).msg.toString()).toBe('from the set');
+    expect(session.stats.refused.set).toBe(0);
+    expect(session.stats.warning).toBeUndefined();
   });
 
   it('keeps the gateway ports across a re-offer and follows the new destination', async () => {

@@ -55,6 +55,13 @@ describeIfSipp('SIPp through the gateway', () => {
     }, 60_000);
   }
 
+  it('calls that require reliable provisionals (Require: 100rel): 183 with RSeq, PRACK, 200, through gateway → pbx → gateway', async () => {
+    const { uac } = await callThroughGateway('u1', 5, { uac: 'call-100rel-uac.xml', uas: 'call-100rel-uas.xml' });
+    // The PRACK crossed both gateway legs and the pbx, its RAck naming each leg's own INVITE.
+    expect(uac.messages).toMatch(/PRACK sip:/);
+    expect(uac.messages).not.toMatch(/SIP\/2\.0 420/);
+  }, 60_000);
+
   describe.runIf(stunnelAvailable())('TLS through stunnel (SIPp -t tn: one TLS connection per SIPp socket)', () => {
     let stunnel: StunnelClient;
     beforeAll(async () => {
@@ -83,8 +90,8 @@ describeIfSipp('SIPp through the gateway', () => {
     }, 60_000);
   });
 
-  async function callThroughGateway(transport: SippTransport, calls: number): Promise<void> {
-    const uas = await startSipp({ scenario: 'call-uas.xml', transport, calls, localAddress: SIPP_HOST, timeoutMs: 40_000 });
+  async function callThroughGateway(transport: SippTransport, calls: number, scenarios = { uac: 'call-auth-uac.xml', uas: 'call-uas.xml' }): Promise<{ uac: Awaited<ReturnType<typeof runSipp>> }> {
+    const uas = await startSipp({ scenario: scenarios.uas, transport, calls, localAddress: SIPP_HOST, timeoutMs: 40_000 });
     await uas.ready;
     // The callee's binding points at the UAS; the caller registers itself (the gateway relays nothing for unregistered sets).
     const reg = await sipp({ scenario: 'register-uas-uac.xml', target: `${HOST}:5060`, transport, calls: 1, injectionFile: callee, extraArgs: ['-key', 'uas_port', String(uas.localPort)] });
@@ -92,13 +99,14 @@ describeIfSipp('SIPp through the gateway', () => {
     // Over UDP: a registration over TCP from SIPp's own port ends with that SIPp's connection.
     const self = await sipp({ scenario: 'register-auth-uac.xml', target: `${HOST}:5060`, transport: 'u1', calls: 1, injectionFile: caller });
     expect(self.successful, self.errors).toBe(1);
-    const uac = await sipp({ scenario: 'call-auth-uac.xml', target: `${HOST}:5060`, transport, calls, rate: 10, injectionFile: caller, extraArgs: ['-s', '1002', '-auth_uri', `1002@${HOST}:5060`], timeoutMs: 35_000 });
+    const uac = await sipp({ scenario: scenarios.uac, target: `${HOST}:5060`, transport, calls, rate: 10, injectionFile: caller, extraArgs: ['-s', '1002', '-auth_uri', `1002@${HOST}:5060`], timeoutMs: 35_000 });
     uas.stop();
     const server = await uas.result;
     expect(uac.successful, `${uac.errors}\n${uac.stderr}`).toBe(calls);
     expect(uac.failed).toBe(0);
     expect(server.successful, server.errors).toBe(calls);
     await waitForCallsToEnd();
+    return { uac };
   }
 
   /** The gateway ends a call once it has sent the BYE's 200: a moment after SIPp saw it. */

@@ -43,6 +43,8 @@ export interface LabGatewayOptions {
   sipTrace: boolean;
   /** Sources the gateway never counts or blocks (white-list rules put before the file's). */
   whiteList?: string[];
+  /** Networks a set's media may come from, besides its signalling address (added to media.trustedNetworks). */
+  mediaNetworks?: string[];
   /** A second gateway of the same pbx (a backup SBC, on the same LAN address): the MBG entry is the first's, left as it is. */
   backup?: boolean;
 }
@@ -69,7 +71,7 @@ export async function startLabGateway(options: LabGatewayOptions): Promise<LabGa
       ...fromFile.pbx, address: internal, port: options.pbxPort, localHost: internal, localPort: options.pbxSidePort ?? fromFile.pbx.localPort,
       api: options.apiUrl, apiCaFile: options.caFile,
     },
-    media: { ...fromFile.media, setSideAddress: options.publicAddress, pbxSideAddress: internal },
+    media: { ...fromFile.media, setSideAddress: options.publicAddress, pbxSideAddress: internal, trustedNetworks: [...(options.mediaNetworks ?? []), ...fromFile.media.trustedNetworks] },
     security: { ...fromFile.security, accessList: [...(options.whiteList ?? []).map((cidr) => ({ cidr, list: 'white' as const })), ...fromFile.security.accessList] },
     log: { ...fromFile.log, sipTrace: options.sipTrace || fromFile.log.sipTrace },
   };

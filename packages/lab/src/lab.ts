@@ -25,6 +25,8 @@ export interface LabSetup {
   trunk?: string;
   /** Sources the gateway never counts or blocks (a load generator's). */
   whiteList?: string[];
+  /** Networks a set's media may come from, besides its signalling address (media.trustedNetworks). */
+  mediaNetworks?: string[];
   logger: Logger;
   sipTrace?: boolean;
 }
@@ -71,7 +73,7 @@ export async function startLab(setup: LabSetup): Promise<RunningLab> {
   });
   const gatewayAt = (host: string, pub: string, dir: string, backup: boolean, files = certs.gateway): Promise<LabGateway> => startLabGateway({
     dataDir: dir, host, publicAddress: pub, internalHost: internal, adminHost: backup ? host : adminHost, pbxPort: PBX_SIP_PORT, apiUrl: pbx.apiUrl,
-    pbxSidePort: backup ? BACKUP_PBX_SIDE_PORT : undefined, whiteList: setup.whiteList,
+    pbxSidePort: backup ? BACKUP_PBX_SIDE_PORT : undefined, whiteList: setup.whiteList, mediaNetworks: setup.mediaNetworks,
     caFile: certs.caFile, ...files, store: pbx.store, logger: setup.logger, sipTrace, backup,
   });
   let gateway: LabGateway;

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const logger = pino({ level: options.sipTrace ? 'debug' : process.env.LOG_LEVEL ?? 'info' });
   const running = await startLab({
     dataDir: options.dataDir, host: options.host, publicAddress: options.publicAddress, internalHost: options.internalHost,
-    adminHost: options.adminHost, users: options.users, trunk: options.trunk, whiteList: options.whiteList, logger, sipTrace: options.sipTrace,
+    adminHost: options.adminHost, users: options.users, trunk: options.trunk, whiteList: options.whiteList, mediaNetworks: options.mediaNetworks, logger, sipTrace: options.sipTrace,
   });
   if (options.csv) writeSippCsv(options.csv, running.loadUsers.length > 0 ? running.loadUsers : DEMO_USERS);
   // Ready for Ctrl-C before saying so: a signal right after the banner must stop the lab cleanly.
@@ -67,6 +67,7 @@ async function main(): Promise<void> {
     `  call with it     npx psi-phone answer --user 1002 --password bob-1002 --server tls://${pub}:${GATEWAY_TLS_PORT} --ca ${ca}`,
     `                   npx psi-phone call 1002 --user 1001 --password alice-1001 --play tone:1000 --seconds 5 --server tls://${pub}:${GATEWAY_TLS_PORT} --ca ${ca}`,
     options.whiteList.length > 0 ? `  white-listed     ${options.whiteList.join(', ')} (never counted or blocked)` : '',
+    options.mediaNetworks.length > 0 ? `  media networks   ${options.mediaNetworks.join(', ')} (a set's media is taken from there too)` : '',
     `  load-test        white-list the load generator first (--white-list 127.0.0.1/32, or security.accessList in ${gw.configFile}), then`,
     `                   sipp -sf scenarios/register-auth-uac.xml -inf ${csvFile} -t u1 -m ${calls} -i 127.0.0.1 ${pub}:${GATEWAY_SIP_PORT}`,
     `  try: curl --cacert ${ca} -H "Authorization: Bearer $(cat ${adminTokenFile})" ${admin}/api/registrations`,

@@ -22,6 +22,8 @@ export interface LabOptions {
   sipTrace: boolean;
   /** --white-list CIDR (repeatable): sources the gateway never counts or blocks (a load generator). */
   whiteList: string[];
+  /** --media-network CIDR (repeatable): networks a set's media may come from besides its signalling address (media.trustedNetworks). */
+  mediaNetworks: string[];
   /** --help: print the usage and stop. */
   help?: boolean;
 }
@@ -29,12 +31,13 @@ export interface LabOptions {
 export class LabOptionError extends Error {}
 
 export const LAB_USAGE = `usage: npm run lab -- [--data DIR] [--host ADDR] [--public-address ADDR] [--internal-host ADDR] [--admin-host ADDR]
-                      [--users N] [--csv PATH] [--trunk HOST:PORT] [--white-list CIDR]... [--sip-trace]`;
+                      [--users N] [--csv PATH] [--trunk HOST:PORT] [--white-list CIDR]...
+                      [--media-network CIDR]... [--sip-trace]`;
 
 const ADDRESS = /^[0-9A-Za-z.:_-]+$/;
 
 export function parseLabArgs(argv: string[]): LabOptions {
-  const options: LabOptions = { dataDir: '.lab', host: '127.0.0.1', internalHost: '127.0.0.2', users: 0, sipTrace: false, whiteList: [] };
+  const options: LabOptions = { dataDir: '.lab', host: '127.0.0.1', internalHost: '127.0.0.2', users: 0, sipTrace: false, whiteList: [], mediaNetworks: [] };
   for (let i = 0; i < argv.length; i++) {
     let flag = argv[i];
     let inline: string | undefined;
@@ -78,14 +81,14 @@ export function parseLabArgs(argv: string[]): LabOptions {
         options.trunk = v;
         break;
       }
-      case '--white-list': {
+      case '--white-list': case '--media-network': {
         const v = value();
         try {
           parseCidr(v);
         } catch (e) {
-          throw new LabOptionError(`--white-list takes an address block such as 127.0.0.1/32: ${(e as Error).message}`);
+          throw new LabOptionError(`${flag} takes an address block such as 127.0.0.1/32: ${(e as Error).message}`);
         }
-        options.whiteList.push(v);
+        (flag === '--white-list' ? options.whiteList : options.mediaNetworks).push(v);
         break;
       }
       case '--sip-trace': options.sipTrace = true; break;

@@ -27,9 +27,11 @@ function httpsGet(url: string, ca: string, headers: Record<string, string> = {})
 describe('lab flags', () => {
   it('parses every flag and names a bad one with the fix', () => {
     expect(parseLabArgs(['--data', '/tmp/x', '--users', '10', '--csv', '/tmp/u.csv', '--trunk', '127.0.0.1:5090', '--host', '127.0.0.3']))
-      .toEqual({ dataDir: '/tmp/x', host: '127.0.0.3', internalHost: '127.0.0.2', users: 10, csv: '/tmp/u.csv', trunk: '127.0.0.1:5090', sipTrace: false, whiteList: [] });
+      .toEqual({ dataDir: '/tmp/x', host: '127.0.0.3', internalHost: '127.0.0.2', users: 10, csv: '/tmp/u.csv', trunk: '127.0.0.1:5090', sipTrace: false, whiteList: [], mediaNetworks: [] });
     expect(parseLabArgs(['--white-list', '127.0.0.1/32', '--white-list=10.0.0.0/8']).whiteList).toEqual(['127.0.0.1/32', '10.0.0.0/8']);
     expect(() => parseLabArgs(['--white-list', '10.0.0.1/8'])).toThrow(/--white-list takes an address block/);
+    expect(parseLabArgs(['--media-network', '127.0.0.0/8']).mediaNetworks).toEqual(['127.0.0.0/8']);
+    expect(() => parseLabArgs(['--media-network', 'everywhere'])).toThrow(/--media-network takes an address block/);
     expect(parseLabArgs(['--internal-host=127.0.0.9', '--admin-host', '0.0.0.0', '--public-address=gw.example.com']))
       .toMatchObject({ internalHost: '127.0.0.9', adminHost: '0.0.0.0', publicAddress: 'gw.example.com' });
     expect(parseLabArgs(['--help']).help).toBe(true);

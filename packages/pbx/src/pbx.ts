@@ -57,7 +57,8 @@ export async function startPbx(options: PbxOptions): Promise<RunningPbx> {
   const { store } = options;
   const logger = options.logger ?? pino({ level: 'silent' });
   const now = options.now ?? Date.now;
-  const app = new SipApp({ logger, sipTrace: options.sipTrace, userAgent: 'psi-lab pbx (MiVoice 5000 role)' });
+  // A forking proxy: Require is for the far end of what it forwards; its registrar does Path and outbound.
+  const app = new SipApp({ logger, sipTrace: options.sipTrace, userAgent: 'psi-lab pbx (MiVoice 5000 role)', proxy: true, supported: ['path', 'outbound'] });
   const allowListed = (address: string): boolean => store.listAllowList().some((e) => cidrContains(e.cidr, address));
   const blocker = new SourceBlocker({ ...DEFAULT_BLOCK_POLICY, ...options.blockPolicy }, allowListed, now,
     (block) => logger.warn({ source: block.address, reason: block.reason, until: new Date(block.until).toISOString() }, 'source blocked'));

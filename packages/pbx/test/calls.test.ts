@@ -51,8 +51,8 @@ describe('pbx call routing over real sockets', () => {
   // Default timers (T1 500 ms): an answer may take the full 32 s of Timer B/F on a busy machine.
   const caller = new SipApp();
 
-  async function phone(ext: string, password: string, behaviour: Behaviour): Promise<Phone> {
-    const app = new SipApp();
+  async function phone(ext: string, password: string, behaviour: Behaviour, supported?: string[]): Promise<Phone> {
+    const app = new SipApp({ supported });
     const { local } = await app.listen({ protocol: 'udp', port: 0 });
     const p: Phone = { app, contact: `sip:${ext}@127.0.0.1:${local.port}`, invites: [], cancels: [], acks: [], byes: [], behaviour };
     phones.push(p);
@@ -164,6 +164,20 @@ describe('pbx call routing over real sockets', () => {
     expect(invite.get('p-preferred-identity')).toBeUndefined();
     // The caller gets its own From back, display name and tag as it wrote them.
     expect(response.from.name).toBe('Alice (Finance) 1001');
+  });
+
+  it('as a proxy, passes Require on to the callee (reliable provisionals, or tags it has never heard of); only Proxy-Require is its own to refuse', async () => {
+    const carol = await phone('1003', 'carol-secret-3', answer, ['100rel', 'x-psi-test']);
+    const invite = (headers: Record<string, string>) => caller.request({
+      method: 'INVITE', uri: `sip:1003@${REALM}`, destination: { protocol: 'udp', address: '127.0.0.1', port: pbx.port },
+      to: `<sip:1003@${REALM}>`, from: `<sip:1002@${REALM}>`, body: 'v=0\r\n', auth: { username: '1002', password: 'bob-secret-22' }, headers,
+    });
+    expect((await invite({ Require: '100rel, x-psi-test' })).response.status).toBe(200);
+    expect(carol.invites[0].getAll('require')).toEqual(['100rel', 'x-psi-test']);
+    const refused = await invite({ 'Proxy-Require': 'x-psi-test' });
+    expect(refused.response.status).toBe(420);
+    expect(refused.response.get('unsupported')).toBe('x-psi-test');
+    expect(carol.invites).toHaveLength(1);
   });
 
   it('answers 404 for an unknown extension and 480 when nothing is registered', async () => {

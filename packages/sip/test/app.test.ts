@@ -16,7 +16,7 @@ writeFileSync(join(dir, 'ca.pem'), certs.ca.cert);
 const tls = { certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server.key') };
 
 describe('SipApp: a server and a client built on the stack', () => {
-  const { app: server, registrations } = createTestServer();
+  const { app: server, registrations } = createTestServer({ supported: ['path'] });
   const client = new SipApp({ tlsClient: { caFile: join(dir, 'ca.pem') } });
   const ports: Record<string, number> = {};
   const seen: string[] = [];
@@ -121,6 +121,25 @@ describe('SipApp: a server and a client built on the stack', () => {
       client.transactions.sendRequest(zero, { protocol: 'udp', address: '127.0.0.1', port: ports.udp }).on('final', (r) => resolve(r));
     });
     expect(final.status).toBe(483);
+  });
+
+  it('as a proxy, holds Proxy-Require against what it supports, and Require only on REGISTER (RFC 3261 §16.3)', async () => {
+    const proxy = new SipApp({ proxy: true, supported: ['path'] });
+    proxy.method('INVITE', (_req, res) => void res.send(200));
+    proxy.register((_req, res) => void res.send(200));
+    const { local } = await proxy.listen({ protocol: 'udp', host: '127.0.0.1', port: 0 });
+    try {
+      const to = (method: string, headers: Record<string, string>): Promise<number> =>
+        client.request({ method, uri: `sip:1001@127.0.0.1:${local.port}`, destination: { protocol: 'udp', address: '127.0.0.1', port: local.port }, headers }).then((r) => r.response.status);
+      // Require is for the far end of what a proxy forwards: 100rel, timer... pass.
+      expect(await to('INVITE', { Require: '100rel, foo' })).toBe(200);
+      expect(await to('INVITE', { 'Proxy-Require': 'foo' })).toBe(420);
+      expect(await to('INVITE', { 'Proxy-Require': 'path' })).toBe(200);
+      expect(await to('REGISTER', { Require: 'foo' })).toBe(420);
+      expect(await to('REGISTER', { Require: 'path' })).toBe(200);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('cancels a ringing INVITE: 200 to the CANCEL, 487 to the INVITE, and the handler hears it', async () => {

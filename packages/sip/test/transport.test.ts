@@ -191,6 +191,16 @@ describe('TransportLayer over real sockets', () => {
     expect(outcome).toMatch(/400/);
   });
 
+  it('answers an upgrade to another path with 404 and closes, rather than holding the connection open', async () => {
+    const { WebSocket } = await import('ws');
+    const ws = new WebSocket(`ws://127.0.0.1:${ports.ws}/other`, 'sip');
+    const outcome = await within(new Promise<string>((resolve) => {
+      ws.once('open', () => resolve('open'));
+      ws.once('error', (e) => resolve(e.message));
+    }), BOUND_MS, 'an answer to the upgrade');
+    expect(outcome).toMatch(/404/);
+  });
+
   it('refuses TLS older than 1.2', async () => {
     const s = tls.connect({ port: ports.tls, host: '127.0.0.1', ca: certs.ca.cert, maxVersion: 'TLSv1.1', minVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' });
     const result = await new Promise<string>((resolve) => {

@@ -11,3 +11,4 @@ export * from './media/rtp-session-description-handler.js';
 export * from './transport/server-address.js';
 export * from './transport/connection.js';
 export * from './transport/failover-transport.js';
+export type { TransferResult } from './phone/transfer.js';

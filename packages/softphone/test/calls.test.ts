@@ -1,10 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readWav } from '@psi-lab/media';
+import { audioFrames, framesWithTone, readWav } from '@psi-lab/media';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Phone, type Call, type PhoneOptions, type RtpSessionDescriptionHandler } from '../src/index.js';
-import { audioFrames, framesWithTone } from './helpers/audio.js';
 import { startTestLab, type TestLab } from './helpers/lab.js';
 import { leaseLoopbackAddress, waitFor, within } from '@psi-lab/testkit';
 

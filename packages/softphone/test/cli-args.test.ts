@@ -36,6 +36,7 @@ describe('psi-phone arguments', () => {
     const call = parse(['call', '1002', ...account]);
     expect(call).toMatchObject({ seconds: 10, timeout: 60, account: { servers: [{ protocol: 'tls', host: '127.0.0.1', port: 5061 }], ca: undefined } });
     expect(parse(['answer', ...account])).toMatchObject({ calls: 1, seconds: undefined, timeout: undefined });
+    expect(parse(['answer', ...account, '--calls', '0'])).toMatchObject({ calls: 0 });
     expect(parse(['register', ...account])).toMatchObject({ seconds: undefined });
   });
 

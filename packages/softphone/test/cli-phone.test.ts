@@ -2,10 +2,9 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readWav } from '@psi-lab/media';
+import { audioFrames, framesWithTone, readWav } from '@psi-lab/media';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runPhoneCli } from '../src/cli/psi-phone.js';
-import { audioFrames, framesWithTone } from './helpers/audio.js';
 import { startTestLab, type TestLab } from './helpers/lab.js';
 import { leaseLoopbackAddress, waitFor, within } from '@psi-lab/testkit';
 

@@ -1,6 +1,6 @@
 import dgram from 'node:dgram';
 import { RtpAudioStream, RtpPacket, createAudioAnswer, type NegotiatedAudio } from '@psi-lab/media';
-import { leaseLoopbackAddress, within } from '@psi-lab/testkit';
+import { leaseLoopbackAddress, waitFor, within } from '@psi-lab/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RtpSessionDescriptionHandler } from '../src/index.js';
 
@@ -82,5 +82,40 @@ describe('RtpSessionDescriptionHandler (offer/answer as sip.js drives it)', () =
     // And the audio goes there, in the final answer's codec.
     const packet = await within(final.nextPacket(), 10_000, 'RTP at the port of the final answer');
     expect(packet.payloadType).toBe(8);
+  });
+
+  it('put on hold (sendonly, then inactive) it sends nothing on the wire; taken off hold it sends again', async () => {
+    const far = await openFarEnd();
+    cleanups.push(() => far.close());
+    let arrived = 0;
+    const counting = (): void => {
+      void far.nextPacket().then(() => {
+        arrived++;
+        counting();
+      });
+    };
+    counting();
+    const sdh = new RtpSessionDescriptionHandler(HOST, { play: 'tone:440' });
+    cleanups.push(() => sdh.close());
+    const offer = (await sdh.getDescription()).body;
+    const answer = createAudioAnswer(offer, { address: HOST, port: far.port, codecs: ['PCMU'] }).sdp;
+    await sdh.setDescription(answer);
+    const atLeast = (count: number, what: string): Promise<void> => waitFor(() => arrived >= count, 10_000, () => `${what} (${arrived} packets arrived)`);
+    await atLeast(10, 'audio before the hold');
+    // The far end re-offers: first a hold (it only sends), then inactive, then sendrecv again.
+    for (const direction of ['sendonly', 'inactive'] as const) {
+      await sdh.setDescription(answer.replace('a=sendrecv', `a=${direction}`));
+      expect((await sdh.getDescription()).body).toContain(direction === 'sendonly' ? 'a=recvonly' : 'a=inactive');
+      // A packet already on its way when the answer was made may still land; none after that.
+      await new Promise((r) => setTimeout(r, 100));
+      const before = arrived;
+      // Half a second of the hold: 25 packets, were it still sending.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(arrived, `packets sent while ${direction}`).toBe(before);
+    }
+    await sdh.setDescription(answer);
+    expect((await sdh.getDescription()).body).toContain('a=sendrecv');
+    const held = arrived;
+    await atLeast(held + 10, 'audio after the hold');
   });
 });

@@ -7,3 +7,5 @@ export * from './stunnel.js';
 export * from './loopback.js';
 export * from './wait.js';
 export * from './lab-process.js';
+export * from './lab-under-test.js';
+export * from './tools.js';

@@ -17,6 +17,8 @@ export interface LabProcess {
   dataDir: string;
   /** The CA sets trust (DATA/certs/ca.pem), the admin token, the pbx API token. */
   ca(): string;
+  /** The path of that CA file, for tools that read it themselves (baresip, linphonec). */
+  caFile(): string;
   adminToken(): string;
   apiToken(): string;
   /** Resident memory of the lab process now, in bytes (from /proc). */
@@ -53,6 +55,7 @@ export function startLabProcess(dataDir: string, args: string[]): LabProcess {
   return {
     child, output: () => out, ready, exited, dataDir,
     ca: () => read('certs/ca.pem'),
+    caFile: () => join(dataDir, 'certs/ca.pem'),
     adminToken: () => read('admin-token').trim(),
     apiToken: () => read('api-token').trim(),
     rssBytes: () => {

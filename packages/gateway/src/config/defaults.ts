@@ -5,14 +5,15 @@ import type { GatewayConfig, GatewayConfigInput } from './types.js';
  * User-Agent fragments of well-known SIP scanners and brute-forcers (SIPVicious and its
  * `friendly-scanner` default, sipcli, sundayddr, iWar, SiVuS, ...), as commonly dropped by
  * Kamailio, OpenSIPS and Asterisk fail2ban setups. Matched case-insensitively as substrings.
- * SIPp is deliberately absent: the lab load-tests with it.
+ * Deliberately absent: SIPp (the lab load-tests with it) and sipsak, an administrator's
+ * diagnostic (OPTIONS pings, monitoring checks): silence would send an admin chasing a fault
+ * that is not there, and a sipsak used for guessing or flooding is blocked like any other source.
  */
 export const DEFAULT_SCANNER_USER_AGENTS: readonly string[] = Object.freeze([
   'friendly-scanner',
   'sipvicious',
   'sipcli',
   'sip-scan',
-  'sipsak',
   'VaxSIPUserAgent',
   'iWar',
   'sundayddr',
@@ -126,6 +127,7 @@ export function completeGatewayConfig(input: GatewayConfigInput, baseDir: string
       pbxSideAddress: media.pbxSideAddress ?? pbxLocalHost,
       portMin: media.portMin ?? FIXED.mediaPortMin,
       portMax: media.portMax ?? FIXED.mediaPortMax,
+      trustedNetworks: media.trustedNetworks ?? [],
     },
     security: {
       accessList: (security.accessList ?? []).map((rule) => ({ ...rule }) as GatewayConfig['security']['accessList'][number]),

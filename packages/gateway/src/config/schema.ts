@@ -67,6 +67,7 @@ export const gatewaySchema: Check = section({
     pbxSideAddress: hostOrAddress({ advertised: true }),
     portMin: wholeNumber({ min: 1024, max: 65534, even: true, note: 'RTCP takes the odd port above each RTP port' }),
     portMax: wholeNumber({ min: 1025, max: 65535 }),
+    trustedNetworks: listOf(cidr(), { example: '[10.20.0.0/16]' }),
   }),
   security: section({
     accessList: listOf(

@@ -107,6 +107,14 @@ export interface GatewayConfig {
     /** Even port range for RTP (RTCP = RTP + 1); default 20000–29999. */
     portMin: number;
     portMax: number;
+    /**
+     * Networks (CIDR) a set's media may come from, and its SDP may name, besides its signalling
+     * address: a multi-homed set, whose RTP leaves by another interface than its SIP. Media from
+     * there is taken (and latched to), an SDP address there is sent to. Default []: a set's
+     * media only from its signalling address (from anywhere else, anyone could inject into or
+     * steal a call's audio).
+     */
+    trustedNetworks: string[];
   };
   security: {
     /**

@@ -97,6 +97,7 @@ function buildRoutes(options: StatusRoutesOptions): Route[] {
     { path: /^\/$/, methods: { GET: (_req, res) => sendHtml(res, 200, renderStatusPage(status(), now())) } },
     { path: /^\/api\/status$/, methods: { GET: (_req, res) => sendJson(res, 200, status()) } },
     { path: /^\/api\/registrations$/, methods: { GET: (_req, res) => sendJson(res, 200, status().registrations) } },
+    { path: /^\/api\/calls$/, methods: { GET: (_req, res) => sendJson(res, 200, status().calls) } },
     { path: /^\/api\/blocks$/, methods: { GET: (_req, res) => sendJson(res, 200, status().blocks) } },
     { path: /^\/api\/counters$/, methods: { GET: (_req, res) => sendJson(res, 200, status().counters) } },
     {

@@ -15,6 +15,8 @@ export interface MediaRelayOptions {
   pbxSideBind?: string;
   /** m= lines one SDP may have (default: no limit). */
   maxStreams?: number;
+  /** Networks a set's media may come from and its SDP may name, besides its signalling address (media.trustedNetworks). */
+  isTrustedNetwork?: (address: string) => boolean;
   /** RTP port range (even RTP ports, RTCP = RTP + 1), shared by both sides. */
   portMin: number;
   portMax: number;
@@ -30,6 +32,8 @@ export interface MediaRelayStats {
   /** RTP and RTCP packets relayed, both directions. */
   packets: number;
   bytes: number;
+  /** Calls one side of which had all its media refused (from an address media is not taken from). */
+  sessionsMediaRefused: number;
 }
 
 /**
@@ -39,7 +43,7 @@ export interface MediaRelayStats {
 export class MediaRelay {
   private readonly pool: RtpPortPool;
   private readonly sessions = new Map<string, MediaSession>();
-  private readonly totals = { sessions: 0, packets: 0, bytes: 0 };
+  private readonly totals = { sessions: 0, packets: 0, bytes: 0, sessionsMediaRefused: 0 };
   private closed = false;
 
   constructor(private readonly options: MediaRelayOptions) {
@@ -68,6 +72,10 @@ export class MediaRelay {
       bindAddresses: { set: this.options.setSideBind ?? this.options.setSideAddress, pbx: this.options.pbxSideBind ?? this.options.pbxSideAddress },
       logger: this.options.logger,
       maxStreams: this.options.maxStreams,
+      isTrustedNetwork: this.options.isTrustedNetwork,
+      onMediaRefused: () => {
+        this.totals.sessionsMediaRefused++;
+      },
       onForwarded: (bytes) => {
         this.totals.packets++;
         this.totals.bytes += bytes;

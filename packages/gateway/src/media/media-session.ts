@@ -15,7 +15,16 @@ export interface MediaSessionStats {
   pbxToSet: MediaFlowStats;
   /** Packets not relayed: destination not known yet, stream disabled or on hold, or a foreign source. */
   dropped: number;
+  /** Of those, the packets refused per side for coming from an address media is not taken from. */
+  refused: Record<MediaSide, number>;
+  /** Packets each side's endpoint sent that were taken (from an allowed address), relayed or not (on hold). */
+  received: Record<MediaSide, number>;
+  /** Why a side's media is all being refused (the call is silent that way), once it is. */
+  warning?: string;
 }
+
+/** Refused packets, with none taken from that side, that make a call's media "all dropped": a second of audio. */
+export const REFUSED_MEDIA_ALARM = 50;
 
 /** What a MediaSession needs from the relay that creates it. */
 export interface MediaSessionContext {
@@ -31,6 +40,10 @@ export interface MediaSessionContext {
   onClosed?(session: MediaSession): void;
   /** m= lines one SDP may have: each costs relay ports on both sides (default: no limit). */
   maxStreams?: number;
+  /** Networks a set's media may come from and its SDP may name, besides its signalling address (media.trustedNetworks). */
+  isTrustedNetwork?: (address: string) => boolean;
+  /** Called once a side's media has all been refused (REFUSED_MEDIA_ALARM packets, none taken). */
+  onMediaRefused?(session: MediaSession, side: MediaSide, source: string): void;
 }
 
 /** An SDP with more m= lines than the relay takes for one call. */
@@ -47,7 +60,7 @@ export class MediaStreamLimitError extends Error {
  */
 export class MediaSession {
   private readonly streams: RelayedStream[] = [];
-  private readonly counters: MediaSessionStats = { setToPbx: { packets: 0, bytes: 0 }, pbxToSet: { packets: 0, bytes: 0 }, dropped: 0 };
+  private readonly counters: MediaSessionStats = { setToPbx: { packets: 0, bytes: 0 }, pbxToSet: { packets: 0, bytes: 0 }, dropped: 0, refused: { set: 0, pbx: 0 }, received: { set: 0, pbx: 0 } };
   private readonly logger?: Logger;
   /** rewrite() and close() run one at a time, in call order, so sockets are never allocated twice or leaked. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -65,8 +78,8 @@ export class MediaSession {
 
   /** A copy of the session's counters. */
   get stats(): MediaSessionStats {
-    const { setToPbx, pbxToSet, dropped } = this.counters;
-    return { setToPbx: { ...setToPbx }, pbxToSet: { ...pbxToSet }, dropped };
+    const { setToPbx, pbxToSet, dropped, refused, received, warning } = this.counters;
+    return { setToPbx: { ...setToPbx }, pbxToSet: { ...pbxToSet }, dropped, refused: { ...refused }, received: { ...received }, ...(warning ? { warning } : {}) };
   }
 
   /** Take the set side's media only from this address (the set's signalling source), on every stream. */
@@ -152,11 +165,29 @@ export class MediaSession {
           flow.bytes += bytes;
           this.ctx.onForwarded?.(bytes);
         },
-        dropped: () => {
+        accepted: (from) => {
+          this.counters.received[from]++;
+        },
+        dropped: (from, source) => {
           this.counters.dropped++;
+          if (source === undefined) return;
+          const refused = ++this.counters.refused[from];
+          if (refused === REFUSED_MEDIA_ALARM && this.counters.received[from] === 0) this.alarm(from, source);
         },
       },
       this.logger,
+      this.ctx.isTrustedNetwork,
     );
+  }
+
+  /** Every packet from one side refused so far: say so loudly, once, for the operator to see. */
+  private alarm(side: MediaSide, source: string): void {
+    const warning = side === 'set'
+      ? `the set's media comes from ${source}, not from its signalling address ${this.setAddress ?? '?'}: all dropped (media.trustedNetworks lets a set's media in from other networks)`
+      : `the pbx side's media comes from ${source}, not from the address its SDP names: all dropped`;
+    this.logger?.warn({ side, source, setAddress: this.setAddress, refused: this.counters.refused[side] }, `call without media: ${warning}`);
+    if (this.counters.warning !== undefined) return;
+    this.counters.warning = warning;
+    this.ctx.onMediaRefused?.(this, side, source);
   }
 }

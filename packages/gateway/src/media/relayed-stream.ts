@@ -15,7 +15,10 @@ export function otherSide(side: MediaSide): MediaSide {
 /** What a stream reports to its session. */
 export interface RelayedStreamEvents {
   forwarded(from: MediaSide, bytes: number): void;
-  dropped(): void;
+  /** A packet from `from`'s endpoint, taken (it came from an address media is taken from). */
+  accepted(from: MediaSide): void;
+  /** Not relayed: `source` is set when it came from an address media is not taken from. */
+  dropped(from: MediaSide, source?: string): void;
 }
 
 /** What the gateway knows of the endpoint on one side, for one m= line. */
@@ -53,6 +56,11 @@ export class RelayedStream {
     readonly index: number,
     private readonly events: RelayedStreamEvents,
     private readonly logger?: Logger,
+    /**
+     * Networks the operator trusts for sets' media (`media.trustedNetworks`): a multi-homed set
+     * names one of its addresses in its SDP and sends from whichever its route picks.
+     */
+    private readonly isTrustedNetwork: (address: string) => boolean = () => false,
   ) {}
 
   /** The gateway's pair on `side`, if allocated. */
@@ -80,7 +88,7 @@ export class RelayedStream {
   updateEndpoint(side: MediaSide, media: EndpointMedia): void {
     if (side === 'pbx' && media.enabled && media.rtp && media.rtp.address !== '0.0.0.0') this.trusted.pbx = media.rtp.address;
     const trusted = this.trusted[side];
-    const foreign = (a: TransportAddress | undefined): boolean => trusted !== undefined && a !== undefined && a.address !== trusted;
+    const foreign = (a: TransportAddress | undefined): boolean => trusted !== undefined && a !== undefined && !this.takesFrom(side, a.address);
     this.endpoints[side] = {
       state: media.enabled ? 'enabled' : 'disabled',
       hold: media.hold,
@@ -97,11 +105,17 @@ export class RelayedStream {
     await Promise.all(pairs.map((p) => pool.release(p)));
   }
 
+  /** Whether media from (or to) `address` is taken on `side`: its trusted address, or for a set one in a trusted network. */
+  private takesFrom(side: MediaSide, address: string): boolean {
+    const trusted = this.trusted[side];
+    return trusted === undefined || address === trusted || (side === 'set' && this.isTrustedNetwork(address));
+  }
+
   private receive(from: MediaSide, kind: PacketKind, msg: Buffer, rinfo: RemoteInfo): void {
     const source = this.endpoints[from];
-    if (source.state === 'disabled') return this.events.dropped();
-    const trusted = this.trusted[from];
-    if (trusted !== undefined && rinfo.address !== trusted) return this.events.dropped();
+    if (source.state === 'disabled') return this.events.dropped(from);
+    if (!this.takesFrom(from, rinfo.address)) return this.events.dropped(from, rinfo.address);
+    this.events.accepted(from);
     const latched = source.destination[kind];
     if (!source.latched[kind]) {
       source.destination[kind] = { address: rinfo.address, port: rinfo.port };
@@ -110,14 +124,14 @@ export class RelayedStream {
         this.logger?.debug({ stream: this.index, side: from, kind, sdp: latched, source: `${rinfo.address}:${rinfo.port}` }, 'media source latched');
       }
     } else if (latched?.address !== rinfo.address || latched.port !== rinfo.port) {
-      return this.events.dropped();
+      return this.events.dropped(from);
     }
 
     const to = otherSide(from);
     const target = this.endpoints[to];
     const destination = target.destination[kind];
     const socket = this.sockets[to]?.[kind];
-    if (!destination || !socket || target.hold || target.state === 'disabled') return this.events.dropped();
+    if (!destination || !socket || target.hold || target.state === 'disabled') return this.events.dropped(from);
     socket.send(msg, destination.port, destination.address, (err) => {
       if (err) this.logger?.warn({ err, stream: this.index, to, kind, destination }, 'media relay send failed');
     });

@@ -100,7 +100,8 @@ async function registerAtPbx(ctx: GatewayContext, req: IncomingRequest, user: st
     return { status, reason: status === response.status ? response.reason : undefined, response };
   }
   const now = ctx.now();
-  const device = instance ?? req.get('user-agent') ?? 'unknown device';
+  // What an admin recognises: the phone's model and version; the instance URN only when nothing else names it.
+  const device = req.get('user-agent')?.trim() || (instance ? instance.replace(/^"?<?|>?"?$/g, '') : 'unknown device');
   if (existing) {
     const previousFlow = existing.flow.id;
     existing.contact = contact;

@@ -105,6 +105,7 @@ export class RegistrationTable {
     return [...this.byToken.values()].map((r) => ({
       user: r.user,
       device: r.device,
+      ...(r.instance ? { instance: r.instance.replace(/^"?<?|>?"?$/g, '') } : {}),
       transport: r.flow.protocol.toUpperCase(),
       source: `${r.flow.remote.address}:${r.flow.remote.port}`,
       since: new Date(r.since).toISOString(),

@@ -1,7 +1,9 @@
 import { SdpError } from '@psi-lab/media';
 import { newCallId, type ClientInviteTransaction, type Dialog, type Flow, type SipMessage } from '@psi-lab/sip';
 import type { GatewayContext } from '../context.js';
+import type { CallView } from '../status/types.js';
 import { MediaStreamLimitError, type MediaSession } from '../media/index.js';
+import { GATEWAY_CONTACT_USER } from './headers.js';
 
 export type Side = 'set' | 'pbx';
 
@@ -27,15 +29,25 @@ export class B2bCall {
   setUser: string | undefined;
   /** CSeq numbers of the dialog-creating request on each leg: RAck is translated with them. */
   readonly inviteSeq: { set?: number; pbx?: number } = {};
-  private readonly startedAt: number;
+  readonly startedAt: number;
+  /** The other party's number, as the set sees it. */
+  peer = '';
   /** The last time a request crossed this dialog (ms). */
   lastActivity: number;
   /** Subscriptions (SUBSCRIBE, REFER): when they run out unless refreshed. */
   expiresAt: number | undefined;
+  /**
+   * Each REFER's CSeq on both legs: a REFER's subscription is named by its CSeq (`Event:
+   * refer;id=N`, RFC 3515 §2.4.6, RFC 6665 §8.2.1), and each leg numbers its requests its own way.
+   */
+  private readonly referSeqs: Array<Record<Side, number>> = [];
+  /** Runs out at the Session-Expires the last INVITE or UPDATE 2xx gave (RFC 4028), unless a refresh comes. */
+  private sessionTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly ctx: GatewayContext, readonly method: string, readonly callerSide: Side) {
     this.startedAt = ctx.now();
     this.lastActivity = this.startedAt;
+    if (this.isCall) ctx.calls.add(this);
   }
 
   /** A request crossed: the dialog is alive; a refreshed subscription runs for its new Expires. */
@@ -56,6 +68,18 @@ export class B2bCall {
     dialog.owner = this;
     this.legs[side] = dialog;
     this.ctx.dialogs[side].add(dialog);
+  }
+
+  /** A REFER crossed: CSeq `fromSeq` on side `from`, `toSeq` on the other leg. */
+  noteRefer(from: Side, fromSeq: number, toSeq: number): void {
+    this.referSeqs.push({ [from]: fromSeq, [otherSide(from)]: toSeq } as Record<Side, number>);
+    // A dialog sees a handful of transfers at most; keep the table from growing with a misbehaving peer.
+    if (this.referSeqs.length > 16) this.referSeqs.shift();
+  }
+
+  /** The id a REFER subscription known as `id` on side `from` has on the other leg. */
+  referIdOnOtherLeg(from: Side, id: number): number | undefined {
+    return this.referSeqs.find((pair) => pair[from] === id)?.[otherSide(from)];
   }
 
   sideOf(dialog: Dialog): Side {
@@ -90,10 +114,34 @@ export class B2bCall {
     this.ctx.counters.callsActive++;
   }
 
+  /**
+   * Session timers (RFC 4028) negotiated between the endpoints, through the gateway: a 2xx to an
+   * INVITE or UPDATE with Session-Expires starts the session's clock again; when it runs out
+   * with no refresh, the endpoints are gone (or stuck) and the call is hung up on both sides, as
+   * a proxy on the path may (§8.3). A 2xx without it turns the timer off.
+   */
+  noteSessionRefresh(response: SipMessage): void {
+    clearTimeout(this.sessionTimer);
+    this.sessionTimer = undefined;
+    const seconds = Number(/^\s*(\d{1,9})/.exec(response.get('session-expires') ?? '')?.[1]);
+    if (!(seconds > 0) || this.ended) return;
+    this.sessionTimer = setTimeout(() => {
+      this.ctx.logger.info({ seconds, user: this.setUser, peer: this.peer }, 'session timer expired (no refresh within Session-Expires): hanging up');
+      for (const side of ['set', 'pbx'] as const) {
+        const reason: [string, string] = ['Reason', 'SIP;cause=408;text="session timer expired"'];
+        void this.legs[side]?.request('BYE', { headers: [reason], auth: side === 'pbx' ? this.icpAuth() : undefined }).catch(() => undefined);
+      }
+      this.end('session timer expired');
+    }, seconds * 1000);
+    this.sessionTimer.unref();
+  }
+
   /** Forget both legs and release the media ports. Idempotent. */
   end(why: string): void {
     if (this.ended) return;
     this.ended = true;
+    clearTimeout(this.sessionTimer);
+    this.ctx.calls.delete(this);
     for (const side of ['set', 'pbx'] as const) {
       const leg = this.legs[side];
       if (leg) this.ctx.dialogs[side].remove(leg);
@@ -117,6 +165,17 @@ export class B2bCall {
     return true;
   }
 
+  /** What the status page shows of this call. */
+  view(): CallView {
+    const media = this.media?.stats;
+    return {
+      user: this.setUser ?? '?', direction: this.callerSide === 'set' ? 'outgoing' : 'incoming', peer: this.peer,
+      state: this.established ? 'connected' : 'ringing', since: new Date(this.startedAt).toISOString(),
+      media: { fromSet: media?.received.set ?? 0, toSet: media?.pbxToSet.packets ?? 0, refused: (media?.refused.set ?? 0) + (media?.refused.pbx ?? 0) },
+      ...(media?.warning ? { warning: media.warning } : {}),
+    };
+  }
+
   icpAuth(): ReturnType<GatewayContext['pbx']['icp']> {
     return this.setUser ? this.ctx.pbx.icp(this.setUser) : undefined;
   }
@@ -127,11 +186,11 @@ export class B2bCall {
  * public address on the port and transport of the set's flow.
  */
 export function gatewayContact(ctx: GatewayContext, side: Side, flow: Flow | undefined): string {
-  if (side === 'pbx') return ctx.pbx.contact('gw');
+  if (side === 'pbx') return ctx.pbx.contact(GATEWAY_CONTACT_USER);
   const protocol = flow?.protocol ?? 'udp';
   const port = flow?.local.port ?? ctx.setApp.transport.sentBy('udp').port;
   const host = ctx.publicAddress.includes(':') ? `[${ctx.publicAddress}]` : ctx.publicAddress;
-  return `<sip:gw@${host}:${port}${protocol === 'udp' ? '' : `;transport=${protocol}`}>`;
+  return `<sip:${GATEWAY_CONTACT_USER}@${host}:${port}${protocol === 'udp' ? '' : `;transport=${protocol}`}>`;
 }
 
 /** A Call-ID for a new leg: toward sets it names only the public address (nothing internal shows). */

@@ -46,6 +46,7 @@ async function relay(ctx: GatewayContext, call: B2bCall, req: IncomingRequest, r
   const toApp = to === 'set' ? ctx.setApp : ctx.pbx.app;
   const fromApp = plan.from === 'set' ? ctx.setApp : ctx.pbx.app;
   call.setUser = plan.setUser;
+  call.peer = userPart(plan.from === 'set' ? plan.toHeader : plan.fromHeader);
   call.inviteSeq[plan.from] = req.msg.cseq.seq;
   call.setLeg(plan.from, Dialog.fromIncoming(fromApp, req, res.toTag, { keepFlow: plan.from === 'set', protocol: sideProtocol(ctx, plan.from) }));
   if (req.method === 'INVITE') {
@@ -89,6 +90,7 @@ async function relay(ctx: GatewayContext, call: B2bCall, req: IncomingRequest, r
         if (tx instanceof ClientInviteTransaction) transaction = call.pending = tx;
         sent = tx.request;
         call.inviteSeq[to] = tx.request.cseq.seq;
+        if (req.method === 'REFER') call.noteRefer(plan.from, req.msg.cseq.seq, tx.request.cseq.seq);
         if (req.canceled) void transaction?.cancel();
       },
       onProvisional: (response) => {
@@ -134,7 +136,8 @@ async function relay(ctx: GatewayContext, call: B2bCall, req: IncomingRequest, r
     return void res.send(refusal.status, refusal.reason);
   }
   call.markEstablished();
-  if (req.method !== 'INVITE') call.touch(subscriptionSeconds(req, response));
+  if (req.method === 'INVITE') call.noteSessionRefresh(response);
+  else call.touch(subscriptionSeconds(req, response));
   const answer = await res.send(response.status, response.reason, { headers: [...responseHeaders(response), ['Contact', gatewayContact(ctx, plan.from, req.flow)]], body: answerBody });
   if (req.method === 'INVITE' && req.flow.protocol === 'udp') retransmitUntilAck(ctx, call, plan.from, req.msg.cseq.seq, res, answer);
   if (req.method !== 'INVITE' && req.method !== 'SUBSCRIBE' && req.method !== 'REFER') call.end('no dialog');
@@ -192,6 +195,10 @@ export function retransmitUntilAck(ctx: GatewayContext, call: B2bCall, side: Sid
 /** A challenge from the pbx means the gateway's own ICP credentials failed: not the set's to answer. */
 export function outwardStatus(status: number): number {
   return status === 401 || status === 407 ? 403 : status;
+}
+
+function userPart(nameAddr: string): string {
+  return /sips?:([^@;>]+)@/i.exec(nameAddr)?.[1] ?? '?';
 }
 
 function sideProtocol(ctx: GatewayContext, side: Side): 'udp' | 'tcp' | undefined {

@@ -14,10 +14,18 @@ const RESPONSE_HEADERS = [
   'content-type', 'content-disposition', 'rseq', 'session-expires', 'min-se', 'allow', 'accept', 'retry-after',
   'unsupported', 'min-expires', 'reason', 'allow-events', 'expires', 'event',
 ];
-/** Extensions that work end to end through the relay: reliable provisionals, session timers, Replaces (translated). */
-const END_TO_END_OPTIONS = new Set(['100rel', 'timer', 'replaces']);
+/**
+ * Extensions that work end to end through the relay, and so the option tags the gateway takes
+ * in Require and names in Supported: reliable provisionals (RSeq passed, RAck translated),
+ * session timers (refreshes relayed, a session whose refreshes stop ended), Replaces (translated).
+ */
+export const RELAYED_OPTION_TAGS = ['100rel', 'timer', 'replaces'] as const;
+const END_TO_END_OPTIONS = new Set<string>(RELAYED_OPTION_TAGS);
 
 export type HeaderList = Array<[string, string]>;
+
+/** The user part of the gateway's own Contact on both sides (`sip:gw@...`). */
+export const GATEWAY_CONTACT_USER = 'gw';
 
 export function requestHeaders(msg: SipMessage): HeaderList {
   return pick(msg, REQUEST_HEADERS);
@@ -39,10 +47,12 @@ function pick(msg: SipMessage, names: string[]): HeaderList {
 
 /**
  * Refer-To names a transfer target at the sender's side of the gateway: point it at the same
- * user on the receiving side's domain. `mapReplaces` translates an attended transfer's Replaces
- * (a dialog on the sender's side) into the matching dialog on the other side, when there is one.
+ * user on the receiving side's domain. An attended transfer's Replaces names a dialog on the
+ * sender's side: `mapReplaces` gives the same call's dialog on the other side, and the user that
+ * leg reaches — the target when the Refer-To names the gateway itself (a set refers to the
+ * Contact it knows its consultation call by, which is the gateway's).
  */
-export function rewriteReferTo(value: string, hostport: string, mapReplaces: (replaces: string) => string | undefined): string {
+export function rewriteReferTo(value: string, hostport: string, mapReplaces: (replaces: string) => { replaces: string; remoteUser?: string } | undefined): string {
   try {
     const target = parseNameAddr(value, 'Refer-To');
     const uri = target.uri;
@@ -55,7 +65,8 @@ export function rewriteReferTo(value: string, hostport: string, mapReplaces: (re
     uri.headers = uri.headers.flatMap(([k, v]): Array<[string, string]> => {
       if (k.toLowerCase() !== 'replaces') return [[k, v]];
       const mapped = mapReplaces(decodeURIComponent(v));
-      return mapped ? [[k, encodeURIComponent(mapped)]] : [];
+      if (mapped?.remoteUser && uri.user === GATEWAY_CONTACT_USER) uri.user = mapped.remoteUser;
+      return mapped ? [[k, encodeURIComponent(mapped.replaces)]] : [];
     });
     return target.toString();
   } catch {

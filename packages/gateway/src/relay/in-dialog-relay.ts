@@ -70,6 +70,9 @@ async function relayInDialog(ctx: GatewayContext, call: B2bCall, side: Side, dia
   try {
     result = await target.request(method, {
       headers, body, auth: to === 'pbx' ? call.icpAuth() : undefined,
+      onTransaction: (tx) => {
+        if (method === 'REFER') call.noteRefer(side, req.msg.cseq.seq, tx.request.cseq.seq);
+      },
       onProvisional: (r) => {
         if (method === 'INVITE' && r.status > 100 && !res.finalResponseSent) {
           call.body(to, r).then((b) => {
@@ -106,7 +109,10 @@ async function relayInDialog(ctx: GatewayContext, call: B2bCall, side: Side, dia
     if (method === 'INVITE' && response.status < 300 && req.flow.protocol === 'udp') retransmitUntilAck(ctx, call, side, req.msg.cseq.seq, res, sent);
   }
   if (method === 'SUBSCRIBE' && response.status < 300) call.touch(subscriptionSeconds(req, response));
-  if (method === 'BYE' || response.status === 481) call.end(method === 'BYE' ? 'bye' : 'dialog gone (481)');
+  if ((method === 'INVITE' || method === 'UPDATE') && response.status < 300 && call.isCall) call.noteSessionRefresh(response);
+  // A 481 to NOTIFY or SUBSCRIBE ends only that subscription, not the call it rides on (RFC 5057 §5.2).
+  const dialogGone = response.status === 481 && (call.isCall ? method !== 'NOTIFY' && method !== 'SUBSCRIBE' : true);
+  if (method === 'BYE' || dialogGone) call.end(method === 'BYE' ? 'bye' : 'dialog gone (481)');
   else if (method === 'NOTIFY' && !call.isCall && /^\s*terminated/i.test(req.get('subscription-state') ?? '')) call.end('subscription terminated');
 }
 
@@ -127,6 +133,11 @@ function translateHeaders(ctx: GatewayContext, call: B2bCall, side: Side, req: I
     const [rseq, , method] = rack.trim().split(/\s+/);
     headers.push(['RAck', `${rseq} ${call.inviteSeq[to] ?? 1} ${method ?? 'INVITE'}`]);
   }
+  const event = req.get('event');
+  if (event) {
+    const i = headers.findIndex(([n]) => n.toLowerCase() === 'event');
+    headers[i] = ['Event', translateReferEventId(call, side, event)];
+  }
   const referredBy = req.get('referred-by');
   if (referredBy) {
     const hostport = to === 'pbx' ? `${ctx.pbx.domain}:${ctx.pbx.target.port}` : ctx.publicAddress;
@@ -137,12 +148,22 @@ function translateHeaders(ctx: GatewayContext, call: B2bCall, side: Side, req: I
   const referTo = req.get('refer-to');
   if (referTo) {
     const hostport = to === 'pbx' ? `${ctx.pbx.domain}:${ctx.pbx.target.port}` : ctx.publicAddress;
-    headers.push(['Refer-To', rewriteReferTo(referTo, hostport, (replaces) => mapReplaces(ctx, side, replaces))]);
+    headers.push(['Refer-To', rewriteReferTo(referTo, hostport, (replaces) => mapReplacedDialog(ctx, side, replaces))]);
   }
   return headers;
 }
 
-/** `callid;to-tag=A;from-tag=B` of a dialog on one side → the same call's dialog on the other side. */
+/**
+ * `refer;id=N` names the REFER whose CSeq was N on the sender's leg: the other leg knows that
+ * REFER by its own CSeq. Other events, and an id no REFER had, pass unchanged.
+ */
+export function translateReferEventId(call: B2bCall, side: Side, event: string): string {
+  const m = /^(\s*refer\s*(?:;[^;]*)*?;\s*id\s*=\s*)(\d+)(.*)$/i.exec(event);
+  if (!m) return event;
+  const id = call.referIdOnOtherLeg(side, Number(m[2]));
+  return id === undefined ? event : `${m[1]}${id}${m[3]}`;
+}
+
 /**
  * An INVITE with Replaces (attended transfer, call pickup) names a dialog on its own side: the
  * request on the other side must name that call's other leg, or it would be a new call.
@@ -154,6 +175,14 @@ export function replacesHeader(ctx: GatewayContext, side: Side, req: IncomingReq
 }
 
 export function mapReplaces(ctx: GatewayContext, side: Side, replaces: string): string | undefined {
+  return mapReplacedDialog(ctx, side, replaces)?.replaces;
+}
+
+/**
+ * The dialog a Replaces value names on `side`, as the same call's other leg knows it: its
+ * `callid;to-tag;from-tag`, and the user that leg talks to (the party to be reached).
+ */
+export function mapReplacedDialog(ctx: GatewayContext, side: Side, replaces: string): { replaces: string; remoteUser?: string } | undefined {
   const [callId, ...params] = replaces.split(';');
   const toTag = params.find((p) => p.toLowerCase().startsWith('to-tag='))?.slice(7);
   const fromTag = params.find((p) => p.toLowerCase().startsWith('from-tag='))?.slice(9);
@@ -161,5 +190,9 @@ export function mapReplaces(ctx: GatewayContext, side: Side, replaces: string): 
   const call = local?.owner as B2bCall | undefined;
   const other = call?.legs[otherSide(side)];
   if (!other) return undefined;
-  return `${other.state.callId};to-tag=${other.state.remoteTag};from-tag=${other.state.localTag}`;
+  return { replaces: `${other.state.callId};to-tag=${other.state.remoteTag};from-tag=${other.state.localTag}`, remoteUser: userOf(other.state.remoteUri) };
+}
+
+function userOf(nameAddr: string): string | undefined {
+  return /sips?:([^@;>]+)@/i.exec(nameAddr)?.[1];
 }

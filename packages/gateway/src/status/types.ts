@@ -15,6 +15,8 @@ export interface GatewayStatus {
   };
   certificate: { subject: string; validTo: string; fingerprint256: string; loadedAt: string };
   registrations: RegisteredSetView[];
+  /** Calls through the gateway now (ringing or connected), one per set-side leg. */
+  calls: CallView[];
   blocks: BlockView[];
   /** Monotonic counters and current gauges, by name (see COUNTER_HELP for the list). */
   counters: GatewayCounters;
@@ -23,8 +25,10 @@ export interface GatewayStatus {
 /** One registered set, as the MBG's Remote-worker status lists it. */
 export interface RegisteredSetView {
   user: string;
-  /** The device: its +sip.instance when it sent one, else its User-Agent. */
+  /** The device as its User-Agent names it (else its instance URN, else "unknown device"). */
   device: string;
+  /** Its +sip.instance (RFC 5626), e.g. urn:uuid:..., when it sent one. */
+  instance?: string;
   transport: string;
   /** `address:port` the set's connection comes from (after NAT). */
   source: string;
@@ -32,6 +36,23 @@ export interface RegisteredSetView {
   since: string;
   /** ISO time the binding expires unless refreshed. */
   expires: string;
+}
+
+/** One call through the gateway, as its set sees it, and what its media has done so far. */
+export interface CallView {
+  /** The set-side user. */
+  user: string;
+  /** 'outgoing': the set called; 'incoming': the set is called. */
+  direction: 'outgoing' | 'incoming';
+  /** The other party's number. */
+  peer: string;
+  state: 'ringing' | 'connected';
+  /** ISO time the call started (its INVITE). */
+  since: string;
+  /** RTP and RTCP packets the set sent (taken, relayed or not: on hold they are not), relayed to it, and refused (from an address media is not taken from). */
+  media: { fromSet: number; toSet: number; refused: number };
+  /** Why the call has no media one way, when all of it is refused (e.g. a multi-homed set). */
+  warning?: string;
 }
 
 export interface BlockView {
@@ -68,6 +89,8 @@ export interface GatewayCounters {
   keepaliveFailures: number;
   rtpPackets: number;
   rtpBytes: number;
+  /** Calls one side of which had all its media refused (sent from an address media is not taken from). */
+  callsMediaRefused: number;
   /** Malformed messages answered 400 or dropped. */
   malformed: number;
   /** Set-side server transactions alive now: only authenticated requests make one (challenges are stateless). */
@@ -90,6 +113,7 @@ export const COUNTER_HELP: Record<keyof GatewayCounters, { help: string; type: '
   keepaliveFailures: { help: 'Registrations removed because the set stopped answering or its connection died', type: 'counter' },
   rtpPackets: { help: 'RTP and RTCP packets relayed', type: 'counter' },
   rtpBytes: { help: 'RTP and RTCP bytes relayed', type: 'counter' },
+  callsMediaRefused: { help: 'Calls whose media from one side was all refused (from another address than allowed)', type: 'counter' },
   malformed: { help: 'Malformed SIP messages answered 400 or dropped', type: 'counter' },
   serverTransactions: { help: 'Set-side server transactions alive (challenges leave none)', type: 'gauge' },
 };

@@ -10,13 +10,12 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { leaseLoopbackAddress } from '@psi-lab/testkit';
+import { leaseLoopbackAddress, startLabUnderTest, type LabUnderTest } from '@psi-lab/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAttackLab, type AttackLab } from './helpers/attack-lab.js';
 
-let lab: AttackLab;
+let lab: LabUnderTest;
 beforeAll(async () => {
-  lab = await startAttackLab();
+  lab = await startLabUnderTest();
 }, 60_000);
 afterAll(async () => {
   await lab?.close();

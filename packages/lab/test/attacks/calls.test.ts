@@ -5,14 +5,13 @@
  *     dialog's Call-ID and tags (seen on the wire).
  */
 import { SipApp, type IncomingRequest } from '@psi-lab/sip';
-import { leaseLoopbackAddress, waitFor } from '@psi-lab/testkit';
+import { ALICE, BOB, CAROL, leaseLoopbackAddress, startLabUnderTest, waitFor, type LabUnderTest } from '@psi-lab/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALICE, BOB, CAROL, startAttackLab, type AttackLab } from './helpers/attack-lab.js';
 import { SipSocket } from './helpers/sip-socket.js';
 
 const SDP = (address: string, port: number): string => `v=0\r\no=- 1 1 IN IP4 ${address}\r\ns=-\r\nc=IN IP4 ${address}\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n`;
 
-let lab: AttackLab;
+let lab: LabUnderTest;
 let alice: SipApp;
 let bob: SipApp;
 let aliceAddress: string;
@@ -34,7 +33,7 @@ async function set(user: { user: string; password: string }, address: string, pr
 }
 
 beforeAll(async () => {
-  lab = await startAttackLab();
+  lab = await startLabUnderTest();
   aliceAddress = await leaseLoopbackAddress();
   alice = await set(ALICE, aliceAddress);
   bob = await set(BOB, await leaseLoopbackAddress());

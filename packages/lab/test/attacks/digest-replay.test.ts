@@ -5,17 +5,16 @@
  * for another Request-URI. Same rules at the pbx, seen from its LAN.
  */
 import { answerChallenge } from '@psi-lab/sip';
-import { leaseLoopbackAddress } from '@psi-lab/testkit';
+import { ALICE, leaseLoopbackAddress, startLabUnderTest, type LabUnderTest } from '@psi-lab/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ALICE, startAttackLab, type AttackLab } from './helpers/attack-lab.js';
 import { SipSocket } from './helpers/sip-socket.js';
 
 interface Registration { user: string; source: string }
 
-let lab: AttackLab;
+let lab: LabUnderTest;
 const sockets: SipSocket[] = [];
 beforeAll(async () => {
-  lab = await startAttackLab();
+  lab = await startLabUnderTest();
 }, 60_000);
 afterEach(() => {
   for (const s of sockets.splice(0)) s.close();

@@ -8,18 +8,16 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SipApp } from '@psi-lab/sip';
-import { freePort, leaseLoopbackAddress } from '@psi-lab/testkit';
+import { ALICE, BOB, CAROL, describeIfTool, freePort, leaseLoopbackAddress, psiPhone, runTool, startLabUnderTest, type LabUnderTest } from '@psi-lab/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ALICE, BOB, CAROL, startAttackLab, type AttackLab } from './helpers/attack-lab.js';
 import { SipSocket } from './helpers/sip-socket.js';
-import { describeIfTool, psiPhone, runTool } from './helpers/tools.js';
 
 interface Block { kind: string; value: string; reason: string; count: number; since: string; until: string }
 
-let lab: AttackLab;
+let lab: LabUnderTest;
 const sockets: SipSocket[] = [];
 beforeAll(async () => {
-  lab = await startAttackLab();
+  lab = await startLabUnderTest();
 }, 60_000);
 afterEach(async () => {
   for (const s of sockets.splice(0)) s.close();

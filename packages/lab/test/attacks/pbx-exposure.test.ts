@@ -7,15 +7,14 @@
  */
 import dgram from 'node:dgram';
 import { connect } from 'node:net';
-import { leaseLoopbackAddress, waitFor, within } from '@psi-lab/testkit';
+import { ALICE, leaseLoopbackAddress, startLabUnderTest, waitFor, within, type LabUnderTest } from '@psi-lab/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ALICE, startAttackLab, type AttackLab } from './helpers/attack-lab.js';
 import { SipSocket } from './helpers/sip-socket.js';
 
-let lab: AttackLab;
+let lab: LabUnderTest;
 const sockets: SipSocket[] = [];
 beforeAll(async () => {
-  lab = await startAttackLab();
+  lab = await startLabUnderTest();
 }, 60_000);
 afterEach(() => {
   for (const s of sockets.splice(0)) s.close();

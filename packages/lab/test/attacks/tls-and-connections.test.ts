@@ -6,15 +6,13 @@
  */
 import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
-import { leaseLoopbackAddress, within } from '@psi-lab/testkit';
+import { describeIfTool, leaseLoopbackAddress, runTool, startLabUnderTest, within, type LabUnderTest } from '@psi-lab/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startAttackLab, type AttackLab } from './helpers/attack-lab.js';
-import { describeIfTool, runTool } from './helpers/tools.js';
 
-let lab: AttackLab;
+let lab: LabUnderTest;
 const opened: Socket[] = [];
 beforeAll(async () => {
-  lab = await startAttackLab();
+  lab = await startLabUnderTest();
 }, 60_000);
 afterEach(() => {
   for (const s of opened.splice(0)) s.destroy();

@@ -25,3 +25,4 @@ export {
   type WavFormatOptions,
 } from './wav.js';
 export { WavRecorder, WavSource, type WavSourceOptions } from './wav-stream.js';
+export { audioFrames, framesWithTone } from './recording-analysis.js';

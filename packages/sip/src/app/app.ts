@@ -13,8 +13,18 @@ import { UserAgentClient, type RequestOptions, type RequestResult } from './uac.
 export interface SipAppOptions extends TransportOptions {
   /** Put in Server and User-Agent headers. */
   userAgent?: string;
-  /** Option tags understood in Require (RFC 3261 §8.2.2.3). */
+  /**
+   * Option tags this element implements (RFC 3261 §8.2.2.3): a Require naming another gets
+   * 420, and these are what OPTIONS answers in Supported. Default none: only what the
+   * application built on the app does, it declares.
+   */
   supported?: string[];
+  /**
+   * A proxy (RFC 3261 §16.3): the requests it forwards carry Require for their far end, so only
+   * Proxy-Require is held against `supported`; Require is checked for REGISTER alone, which a
+   * registrar answers itself. A UAS (the default) checks Require and ignores Proxy-Require.
+   */
+  proxy?: boolean;
   /** Body types understood per method; INVITE, UPDATE and PRACK default to application/sdp. */
   accept?: Record<string, string[]>;
   timers?: Partial<TimerValues>;
@@ -59,7 +69,8 @@ export class SipApp extends EventEmitter<SipAppEvents> {
     this.transactions = new TransactionLayer(this.transport, { clock: options.clock, timers: options.timers });
     this.policy = {
       allowed: new Set(ALWAYS_ALLOWED),
-      supported: new Set((options.supported ?? ['path', 'outbound', 'gruu', 'replaces', 'timer']).map((t) => t.toLowerCase())),
+      supported: new Set((options.supported ?? []).map((t) => t.toLowerCase())),
+      proxy: options.proxy ?? false,
       accept: new Map(Object.entries({ INVITE: ['application/sdp'], UPDATE: ['application/sdp'], PRACK: ['application/sdp'], ...options.accept })),
     };
     this.uac = new UserAgentClient(this.transport, this.transactions, options.userAgent ?? 'psi-lab');
@@ -221,7 +232,7 @@ export class SipApp extends EventEmitter<SipAppEvents> {
     return [
       ['Allow', [...this.policy.allowed].join(', ')],
       ['Accept', 'application/sdp'],
-      ['Supported', [...this.policy.supported].join(', ')],
+      ...(this.policy.supported.size > 0 ? [['Supported', [...this.policy.supported].join(', ')] as [string, string]] : []),
     ];
   }
 

@@ -109,9 +109,10 @@ export class UserAgentClient {
       ['To', options.to ?? `<${options.uri}>`],
       ['Call-ID', previous?.callId ?? options.callId ?? newCallId(sentBy.address)],
       ['CSeq', `${cseq} ${options.method}`],
-      ['User-Agent', this.userAgent],
     ], options.body);
     const extra = options.headers ? (Symbol.iterator in options.headers ? [...(options.headers as Iterable<[string, string | number]>)] : Object.entries(options.headers)) : [];
+    // A User-Agent given with the request (a relay passing one on, a test posing as a phone) replaces ours.
+    if (!extra.some(([name]) => name.toLowerCase() === 'user-agent')) req.append('User-Agent', this.userAgent);
     for (const [name, value] of extra) req.append(name, String(value));
     if (options.body !== undefined && !req.has('content-type')) req.set('Content-Type', 'application/sdp');
     return req;

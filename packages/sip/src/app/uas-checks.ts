@@ -9,8 +9,10 @@ export interface Rejection {
 export interface UasPolicy {
   /** Methods the application handles (from its handlers, plus OPTIONS, ACK, CANCEL). */
   allowed: Set<string>;
-  /** Option tags we understand in Require. */
+  /** Option tags we understand in Require (or, for a proxy, in Proxy-Require). */
   supported: Set<string>;
+  /** A proxy checks Proxy-Require, and Require only on REGISTER (which it answers itself). */
+  proxy: boolean;
   /** Body types understood, per method (e.g. INVITE → application/sdp). */
   accept: Map<string, string[]>;
 }
@@ -29,7 +31,10 @@ export function checkRequest(req: SipRequest, policy: UasPolicy): Rejection | un
     return KNOWN_METHODS.has(req.method) ? { status: 405, headers: allow } : { status: 501, headers: allow };
   }
   if (req.method === 'ACK' || req.method === 'CANCEL') return undefined;
-  const unsupported = req.getAll('require').filter((tag) => !policy.supported.has(tag.toLowerCase()));
+  const required = policy.proxy
+    ? [...req.getAll('proxy-require'), ...(req.method === 'REGISTER' ? req.getAll('require') : [])]
+    : req.getAll('require');
+  const unsupported = required.filter((tag) => !policy.supported.has(tag.toLowerCase()));
   if (unsupported.length > 0) return { status: 420, headers: [['Unsupported', unsupported.join(', ')]] };
   const accepted = policy.accept.get(req.method);
   if (accepted) {

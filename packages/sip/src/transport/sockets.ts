@@ -94,7 +94,12 @@ export async function listenWebSocketServer(opts: WebSocketServerOptions): Promi
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, handleProtocols: (protocols) => (protocols.has('sip') ? 'sip' : false) });
   server.on('upgrade', (req, duplex, head) => {
     const socket = duplex as net.Socket;
-    if (opts.path && req.url?.split('?')[0] !== opts.path) return;
+    if (opts.path && req.url?.split('?')[0] !== opts.path) {
+      // Another upgrade listener of a shared server may want it; with none, an unanswered
+      // upgrade would hold its connection until the peer gives up.
+      if (server.listenerCount('upgrade') === 1) socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
     const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim().toLowerCase());
     const remote = { address: normalizeAddress(socket.remoteAddress), port: socket.remotePort ?? 0 };
     if (!offered.includes('sip') || !opts.admit(remote.address)) {

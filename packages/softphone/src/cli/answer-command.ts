@@ -7,6 +7,8 @@ import { hangUpAndWait, runConnected, timeout, whenConnected } from './waits.js'
 
 interface AnsweredCall {
   peer: string;
+  /** The parties the call went on with, in turn, when it was transferred (REFER followed, or replaced). */
+  transferredTo?: string[];
   seconds: number;
   endedBy: 'caller' | 'us';
   recording?: string;
@@ -16,8 +18,9 @@ interface AnsweredCall {
 
 /**
  * `psi-phone answer`: register, wait for a call, answer it with --play and --record, hang up
- * after --seconds (or when the caller does); --calls K times. A call that came and went before
- * it connected (the caller gave up) does not count.
+ * after --seconds (or when the caller does); --calls K times (0: until Ctrl-C). A call that came
+ * and went before it connected (the caller gave up) does not count; a call transferred to
+ * another party goes on with that party, as the same call.
  */
 export async function runAnswer(session: CliPhoneSession, cmd: AnswerCommand): Promise<number> {
   const { view } = session;
@@ -49,9 +52,10 @@ export async function runAnswer(session: CliPhoneSession, cmd: AnswerCommand): P
 
   const answered: AnsweredCall[] = [];
   let exitCode: number = EXIT.OK;
-  while (answered.length < cmd.calls) {
+  const unlimited = cmd.calls === 0;
+  while (unlimited || answered.length < cmd.calls) {
     const n = answered.length + 1;
-    session.idleText = cmd.calls > 1 ? `waiting for call ${n} of ${cmd.calls}` : 'waiting for a call';
+    session.idleText = unlimited ? `waiting for call ${n} (Ctrl-C ends)` : cmd.calls > 1 ? `waiting for call ${n} of ${cmd.calls}` : 'waiting for a call';
     view.event(`waiting for a call to ${user}${cmd.timeout ? ` (up to ${cmd.timeout} s)` : ''}`, { event: 'waiting', user, call: n });
     view.refresh();
     const noCall = timeout(cmd.timeout);
@@ -77,7 +81,7 @@ export async function runAnswer(session: CliPhoneSession, cmd: AnswerCommand): P
   busy = true;
 
   const json = { event: 'summary', command: 'answer', exitCode, calls: answered };
-  const text = exitCode === EXIT.OK && cmd.calls > 1 ? `answered ${answered.length} calls` : undefined;
+  const text = (exitCode === EXIT.OK && cmd.calls > 1) || unlimited ? `answered ${answered.length} call${answered.length === 1 ? '' : 's'}` : undefined;
   view.result(text, json);
   return exitCode;
 }
@@ -105,17 +109,50 @@ async function takeCall(session: CliPhoneSession, cmd: AnswerCommand, call: Call
     return undefined;
   }
 
-  const end = await runConnected(call, { ended: w.ended, interrupted: session.interrupted, seconds: cmd.seconds, dtmf: cmd.dtmf, sendDtmf: (d) => session.sendDtmf(call, d) });
-  const seconds = Math.round(session.connectedMs(w) / 1000);
+  // A transfer hands the call on to another party: follow it, as the person at the phone would.
+  let current = call;
+  let handedOn: Call | undefined;
+  const onTransferred = (from: Call, to: Call): void => {
+    if (from === current) handedOn = to;
+  };
+  phone.on('transferred', onTransferred);
+  const transferredTo: string[] = [];
+  let watched = w;
+  let connectedMs = 0;
+  let end: Awaited<ReturnType<typeof runConnected>>;
+  try {
+    for (;;) {
+      end = await runConnected(current, { ended: watched.ended, interrupted: session.interrupted, seconds: cmd.seconds, dtmf: cmd.dtmf, sendDtmf: (d) => session.sendDtmf(current, d) });
+      connectedMs += session.connectedMs(watched);
+      const next: Call | undefined = handedOn;
+      if (end !== 'ended' || !next || next.state === 'ended') break;
+      handedOn = undefined;
+      current = next;
+      transferredTo.push(next.peer);
+      view.event(`call from ${peer}: transferred, now with ${next.peer}`, { event: 'call', state: 'transferred', direction: 'incoming', peer, to: next.peer });
+      watched = session.watch(next);
+      const connected = await Promise.race([whenConnected(next), watched.ended.then(() => 'ended' as const), session.interrupted]);
+      if (connected === 'interrupted') {
+        await hangUpAndWait(next, watched.ended);
+        end = 'interrupted';
+        break;
+      }
+      if (connected === 'ended') break;
+    }
+  } finally {
+    phone.off('transferred', onTransferred);
+  }
+  const seconds = Math.round(connectedMs / 1000);
 
   const recorded = record ? await waitForRecording(record, wallStart) : false;
   if (record && !recorded) view.error(`the recording ${record} was not written: is its folder writable? (--verbose shows why)`);
   const endedBy = end === 'ended' ? 'caller' : 'us';
-  let text = `call from ${peer}: answered, ${seconds} s, ${endedBy === 'caller' ? `${peer} hung up` : 'we hung up'}`;
+  const last = transferredTo.at(-1) ?? peer;
+  let text = `call from ${peer}: answered, ${seconds} s, ${transferredTo.length > 0 ? `transferred to ${transferredTo.join(', then ')}, ` : ''}${endedBy === 'caller' ? `${last} hung up` : 'we hung up'}`;
   if (recorded) text += `, recorded to ${record}`;
   if (w.packets) text += ` (${w.packets.sent} packets sent, ${w.packets.heard} heard)`;
   const result: AnsweredCall = {
-    peer, seconds, endedBy, ...(recorded ? { recording: record } : {}),
+    peer, ...(transferredTo.length > 0 ? { transferredTo } : {}), seconds, endedBy, ...(recorded ? { recording: record } : {}),
     ...(w.packets ? { packetsSent: w.packets.sent, packetsHeard: w.packets.heard } : {}),
   };
   if (end === 'interrupted') {

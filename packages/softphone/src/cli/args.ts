@@ -41,7 +41,8 @@ calls (call, answer)
   --timeout N            call: give up when not answered within N s (default 60);
                          answer: give up when no call comes within N s (default: wait)
   --dtmf DIGITS          send these digits (0-9 * # A-D, RFC 4733) once connected
-  --calls K              answer: take K calls, one after the other, then exit (default 1)
+  --calls K              answer: take K calls, one after the other, then exit (default 1);
+                         0: take calls until Ctrl-C. A transferred call counts as the call it was
 
 output
   --quiet                no live view: only the result and the errors
@@ -116,6 +117,7 @@ export interface AnswerCommand extends Base {
   seconds?: number;
   timeout?: number;
   dtmf?: string;
+  /** Calls to take before exiting; 0: until Ctrl-C. */
   calls: number;
 }
 export type PhoneCommand = { name: 'help' } | StatusCommand | RegisterCommand | CallCommand | AnswerCommand;
@@ -201,7 +203,7 @@ export function parsePhoneArgs(argv: readonly string[], context: ParseContext = 
     case 'call':
       return { name: 'call', ...base, extension: extension!, ...media, seconds: seconds ?? 10, timeout: timeout ?? 60 };
     case 'answer':
-      return { name: 'answer', ...base, ...media, seconds, timeout, calls: positiveInteger(values, 'calls') ?? 1 };
+      return { name: 'answer', ...base, ...media, seconds, timeout, calls: values.get('calls') === '0' ? 0 : positiveInteger(values, 'calls') ?? 1 };
   }
 }
 

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Invitation, Inviter, SessionState, type Session } from 'sip.js';
+import type { RtpAudioStreamStats } from '@psi-lab/media';
 import type { CallLogEntry, CallOutcome } from './call-log.js';
 
 export type CallState = 'ringing' | 'connected' | 'ended';
@@ -50,6 +51,12 @@ export class Call extends EventEmitter<CallEvents> {
   }
 
   private endedAt: Date | undefined;
+
+  /** The call's RTP so far: packets sent and heard (undefined before media was negotiated). */
+  get mediaStatistics(): RtpAudioStreamStats | undefined {
+    const sdh = this.session.sessionDescriptionHandler as { rtp?: { statistics: RtpAudioStreamStats } } | undefined;
+    return sdh?.rtp?.statistics;
+  }
 
   /** Answer an incoming call. */
   async answer(): Promise<void> {

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import pino, { type Logger } from 'pino';
 import {
-  Invitation, Inviter, Registerer, RegistererState, UserAgent, type Session, type SessionDescriptionHandler,
+  Invitation, Inviter, Registerer, RegistererState, SIPExtension, UserAgent, type Referral, type Session, type SessionDescriptionHandler, type URI,
 } from 'sip.js';
 import type { CallMediaOptions } from '../media/call-media.js';
 import { RtpSessionDescriptionHandler } from '../media/rtp-session-description-handler.js';
@@ -10,6 +10,10 @@ import { parseServerAddress, type ServerAddress } from '../transport/server-addr
 import { Call } from './call.js';
 import { CallLog } from './call-log.js';
 import { describeFailure, isFailure, PENDING_CREDENTIALS, IDLE, REGISTERED, type RegistrationStatus } from './registration-status.js';
+import { followTransfer, sendTransfer, type TransferResult } from './transfer.js';
+
+/** After our transfer succeeded, how long the transferor has to end the old call before we do (RFC 5589 §6 leaves it to the transferor). */
+const TRANSFEROR_BYE_GRACE_MS = 5000;
 
 /** Refusals retrying cannot mend: wrong credentials, unknown user. */
 const FINAL_FAILURES = new Set([401, 403, 404, 407]);
@@ -49,6 +53,12 @@ export interface PhoneEvents {
   /** The transport moved to another gateway (failover, or back to the primary). */
   server: [server: ServerAddress];
   ended: [call: Call];
+  /**
+   * `from` goes on as `to`: we followed a transfer (REFER) and called its target, or an INVITE
+   * with Replaces took the call over (the other end was transferred to us). `to` plays and
+   * records as `from` did (its recording named `<name>-transferred.wav`).
+   */
+  transferred: [from: Call, to: Call];
 }
 
 /**
@@ -96,6 +106,8 @@ export class Phone extends EventEmitter<PhoneEvents> {
       },
       contactParams: { transport: primary.protocol },
       userAgentString: 'psi-phone (psi-lab softphone)',
+      // An INVITE with Replaces (RFC 3891) takes over one of our calls: attended transfer to us.
+      sipExtensionReplaces: SIPExtension.Supported,
       sessionDescriptionHandlerFactory: (session) => {
         const media = this.media.get(session) ?? options.defaultMedia ?? {};
         const address = this.transport?.localAddress ?? '127.0.0.1';
@@ -157,19 +169,45 @@ export class Phone extends EventEmitter<PhoneEvents> {
 
   /** Call an extension (or any user at the gateway's domain). */
   async call(extension: string, media: CallMediaOptions = {}): Promise<Call> {
+    return this.placeCall(this.uriFor(extension), extension, media);
+  }
+
+  /**
+   * Transfer a connected call (RFC 5589): to an extension (blind), or to another connected call
+   * of ours (attended: its party takes over that call). Once the target answered, the call is
+   * hung up; if the transfer failed, it stays as it was.
+   */
+  async transfer(call: Call, to: string | Call): Promise<TransferResult> {
+    const result = await sendTransfer(call.session, typeof to === 'string' ? this.uriFor(to) : to.session);
+    if (result.completed) await call.hangUp().catch(() => undefined);
+    return result;
+  }
+
+  private uriFor(extension: string): URI {
     if (!this.ua) throw new Error(`cannot call: ${this.status}`);
     const target = UserAgent.makeURI(`sip:${extension}@${this.ua.configuration.uri.host}`);
     if (!target) throw new Error(`"${extension}" is not something one can call`);
-    const inviter = new Inviter(this.ua, target, { earlyMedia: true });
+    return target;
+  }
+
+  private async placeCall(target: URI, peer: string, media: CallMediaOptions, extra: { extraHeaders?: string[]; onResponse?: (status: number, reason: string) => void } = {}): Promise<Call> {
+    if (!this.ua) throw new Error(`cannot call: ${this.status}`);
+    const inviter = new Inviter(this.ua, target, { earlyMedia: true, extraHeaders: extra.extraHeaders });
     this.media.set(inviter, media);
-    const call = this.track(new Call(inviter, 'outgoing', extension));
+    const call = this.track(new Call(inviter, 'outgoing', peer));
+    const report = (response: { message: { statusCode?: number; reasonPhrase?: string } }): void => extra.onResponse?.(response.message.statusCode ?? 500, response.message.reasonPhrase ?? '');
     await inviter.invite({
       requestDelegate: {
-        onReject: (response) => call.noteFailure(response.message.statusCode ?? 500, response.message.reasonPhrase ?? ''),
+        onProgress: report,
+        onReject: (response) => {
+          call.noteFailure(response.message.statusCode ?? 500, response.message.reasonPhrase ?? '');
+          report(response);
+        },
         // sip.js keeps a 183's SDP and ignores a different one in the 200: the 200 is what holds.
         onAccept: (response) => {
           const sdh = inviter.sessionDescriptionHandler;
           if (sdh instanceof RtpSessionDescriptionHandler && response.message.body) sdh.applyFinalAnswer(response.message.body);
+          report(response);
         },
       },
     });
@@ -238,14 +276,43 @@ export class Phone extends EventEmitter<PhoneEvents> {
 
   private onInvite(invitation: Invitation): void {
     const peer = invitation.remoteIdentity.uri.user ?? 'anonymous';
-    const call = this.track(new Call(invitation, 'incoming', peer));
+    const call = new Call(invitation, 'incoming', peer);
     invitation.delegate = {
       onCancel: (cancel) => {
         if (/cause=200/.test(cancel.request.getHeader('reason') ?? '')) call.noteCompletedElsewhere();
       },
     };
+    this.track(call);
+    const replaced = [...this.calls].find((c) => c.session === invitation.replacee);
+    if (replaced) {
+      // Attended transfer to us: the new party takes over a call we already answered, unasked
+      // (RFC 3891 §3); sip.js hangs the replaced one up once this one is answered.
+      this.emit('transferred', replaced, call);
+      void this.answer(call, this.continuedMedia(replaced)).catch((e: Error) => this.logger.warn({ err: e.message }, 'replacing call not answered'));
+      return;
+    }
     this.emit('incoming', call);
     if (this.options.autoAnswer) void this.answer(call, this.options.autoAnswer).catch((e: Error) => this.logger.warn({ err: e.message }, 'auto-answer failed'));
+  }
+
+  /** We are the transferee: call the target, tell the transferor how it goes, end the old call if it does not. */
+  private onRefer(call: Call, referral: Referral): void {
+    const media = this.continuedMedia(call);
+    void followTransfer(referral, call.session, async (target, extraHeaders, onResponse) => {
+      const next = await this.placeCall(target, target.user ?? 'unknown', media, { extraHeaders, onResponse });
+      this.emit('transferred', call, next);
+      next.on('state', (state) => {
+        if (state !== 'connected') return;
+        setTimeout(() => void call.hangUp().catch(() => undefined), TRANSFEROR_BYE_GRACE_MS).unref();
+      });
+      return next;
+    }, this.logger);
+  }
+
+  /** What a call that takes over from `call` plays and records. */
+  private continuedMedia(call: Call): CallMediaOptions {
+    const media = this.media.get(call.session) ?? this.options.defaultMedia ?? {};
+    return { ...media, record: media.record?.replace(/(\.wav)?$/i, '-transferred$1') };
   }
 
   private onDisconnect(error?: Error): void {
@@ -289,6 +356,7 @@ export class Phone extends EventEmitter<PhoneEvents> {
 
   private track(call: Call): Call {
     this.calls.add(call);
+    call.session.delegate = { ...call.session.delegate, onRefer: (referral) => this.onRefer(call, referral) };
     call.on('ended', (entry) => {
       this.calls.delete(call);
       this.callLog.add(entry);

@@ -7,18 +7,17 @@
  * the gateway sees it): the locked path answers after the same hashing, so it is timed too.
  */
 import { answerChallenge } from '@psi-lab/sip';
-import { leaseLoopbackAddress } from '@psi-lab/testkit';
+import { CAROL, leaseLoopbackAddress, startLabUnderTest, type LabUnderTest } from '@psi-lab/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CAROL, startAttackLab, type AttackLab } from '../helpers/attack-lab.js';
 import { SipSocket } from '../helpers/sip-socket.js';
 
 const SOURCES = 50;
 /** Attempts per source: half for the real user, half for the made-up one (under the 10 a source may fail). */
 const PER_SOURCE = 8;
 
-let lab: AttackLab;
+let lab: LabUnderTest;
 beforeAll(async () => {
-  lab = await startAttackLab();
+  lab = await startLabUnderTest();
 }, 60_000);
 afterAll(async () => {
   await lab?.close();

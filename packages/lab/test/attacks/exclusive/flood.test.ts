@@ -9,9 +9,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SipApp } from '@psi-lab/sip';
-import { leaseLoopbackAddress, within } from '@psi-lab/testkit';
+import { BOB, CAROL, leaseLoopbackAddress, startLabUnderTest, within, type LabUnderTest } from '@psi-lab/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BOB, CAROL, startAttackLab, type AttackLab } from '../helpers/attack-lab.js';
 import { SipSocket } from '../helpers/sip-socket.js';
 
 const FLOOD_RATE = 50_000;
@@ -21,9 +20,9 @@ const FLOOD_SCRIPT = fileURLToPath(new URL('../helpers/udp-flood.mjs', import.me
 
 interface Counters { challenges: number; serverTransactions: number; dropped: number; requests: number }
 
-let lab: AttackLab;
+let lab: LabUnderTest;
 beforeAll(async () => {
-  lab = await startAttackLab();
+  lab = await startLabUnderTest();
 }, 60_000);
 afterAll(async () => {
   await lab?.close();

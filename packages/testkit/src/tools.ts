@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { REPO_ROOT } from '@psi-lab/testkit';
+import { REPO_ROOT } from './sipp.js';
 import { describe } from 'vitest';
 
 export interface ToolRun {

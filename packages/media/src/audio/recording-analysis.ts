@@ -1,4 +1,4 @@
-import { detectTone } from '@psi-lab/media';
+import { detectTone } from './goertzel.js';
 
 /** 20 ms of 8 kHz audio: what an RTP stream hands on at a time, and what a recording is made of. */
 const FRAME_SAMPLES = 160;

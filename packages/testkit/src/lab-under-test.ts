@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { leaseLoopbackAddress, startLabProcess, type LabProcess } from '@psi-lab/testkit';
+import { startLabProcess, type LabProcess } from './lab-process.js';
+import { leaseLoopbackAddress } from './loopback.js';
 
-/** The demo users `npm run lab` makes (its README's): the attacks aim at them. */
+/** The demo users `npm run lab` makes (its README's): the attacks aim at them, the interop clients sign in as them. */
 export const ALICE = { user: '1001', password: 'alice-1001', name: 'Alice Martin' };
 export const BOB = { user: '1002', password: 'bob-1002', name: 'Bob Durand' };
 export const CAROL = { user: '1003', password: 'carol-1003', name: 'Carol Petit' };
@@ -16,7 +17,7 @@ export interface HttpAnswer {
   json<T = unknown>(): T;
 }
 
-export interface AttackLab {
+export interface LabUnderTest {
   /** Where sets reach the gateway (SIP 5060/5061, WSS 8443). */
   host: string;
   /** The site's LAN: the pbx (5070, API 8070), the gateway's pbx side and admin pages (9080). */
@@ -34,10 +35,10 @@ export interface AttackLab {
  * loopback addresses of this test file's own: the sets' side and the site LAN. What it leaves
  * in its data folder (tokens, certificates) is read as an operator would.
  */
-export async function startAttackLab(extraArgs: string[] = []): Promise<AttackLab> {
+export async function startLabUnderTest(extraArgs: string[] = []): Promise<LabUnderTest> {
   const host = await leaseLoopbackAddress();
   const internal = await leaseLoopbackAddress();
-  const dataDir = mkdtempSync(join(tmpdir(), 'psi-attack-lab-'));
+  const dataDir = mkdtempSync(join(tmpdir(), 'psi-lab-under-test-'));
   const lab = startLabProcess(dataDir, ['--host', host, '--internal-host', internal, ...extraArgs]);
   try {
     await lab.ready;
@@ -45,7 +46,7 @@ export async function startAttackLab(extraArgs: string[] = []): Promise<AttackLa
     await lab.stop();
     throw e;
   }
-  const https: AttackLab['https'] = (url, options = {}) => new Promise((resolve, reject) => {
+  const https: LabUnderTest['https'] = (url, options = {}) => new Promise((resolve, reject) => {
     const token = options.token === undefined ? undefined : options.token;
     const headers: Record<string, string> = { ...(token ? { authorization: `Bearer ${token}` } : {}), ...options.headers };
     const req = request(url, { method: options.method ?? 'GET', ca: lab.ca(), headers, agent: false, localAddress: options.from }, (res) => {

@@ -1,0 +1,3 @@
+export * from './baresip.js';
+export * from './browser.js';
+export * from './linphonec.js';
