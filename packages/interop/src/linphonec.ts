@@ -41,8 +41,12 @@ export interface TracedMessage {
 
 const SIP_PORT: Record<LinphoneTransport, number> = { udp: 5060, tcp: 5060, tls: 5061 };
 const QUIT_LIMIT_MS = 15_000;
-/** linphonec prints its prompt without a newline, so events printed meanwhile follow it on the line. */
-const PROMPT = /^(linphonec> )+/;
+/**
+ * linphonec prints its prompt without a newline, so what it prints next follows the prompt on
+ * the same line — and some of its messages ("Performing attended transfer ...") end with no
+ * newline of their own, only the next prompt: the prompt ends a line as a newline does.
+ */
+const PROMPT = /linphonec> /g;
 
 /**
  * The linphonerc: only what a set on the lab needs. Everything it binds is on `address`
@@ -112,10 +116,10 @@ export class Linphonec {
     this.dir = dir;
     this.logFile = logFile;
     const onData = (d: Buffer): void => {
-      const text = this.partial + d.toString();
+      const text = (this.partial + d.toString()).replace(PROMPT, '\n');
       const parts = text.split('\n');
       this.partial = parts.pop() ?? '';
-      for (const line of parts) this.lines.push(line.replace(PROMPT, '').trimEnd());
+      for (const line of parts) if (line.trim()) this.lines.push(line.trimEnd());
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
@@ -220,6 +224,61 @@ export class Linphonec {
 
   terminate(id: number): void {
     this.send(`terminate ${id}`);
+  }
+
+  /** Puts call `id` on hold (a re-INVITE, sendonly): linphonec places no second call while one runs. */
+  async pause(id: number, limitMs = EVENT_LIMIT_MS): Promise<void> {
+    const from = this.lines.length;
+    this.send(`pause ${id}`);
+    await this.line(new RegExp(`^Call ${id} with .* is now paused\\.$`), `call ${id} to be paused`, from, limitMs);
+  }
+
+  /** Blind transfer (REFER) of the other party of call `id` to `uri`. */
+  transfer(id: number, uri: string): void {
+    this.send(`transfer ${id} ${uri}`);
+  }
+
+  /** Attended transfer: REFERs the other party of call `id` to the party of call `toId`, with Replaces for that call. */
+  async transferToCall(id: number, toId: number): Promise<void> {
+    const from = this.lines.length;
+    this.send(`transfer ${id} --to-call ${toId}`);
+    await this.line(new RegExp(`^Performing attended transfer of call ${id} to call ${toId}$`), `linphonec to start transferring call ${id} to call ${toId}`, from);
+  }
+
+  /**
+   * Until a NOTIFY told linphonec that the party of call `id` it transferred reached the target
+   * (a sipfrag of 2xx); it then ends that call itself. Fails at once if the call ends first.
+   */
+  async transferred(id: number, limitMs = EVENT_LIMIT_MS): Promise<void> {
+    const m = await this.line(new RegExp(`^(The distant endpoint .* of call ${id} has been transfered, you can safely close the call\\.|Call ${id} with .* (ended \\(.*\\)|error)\\.)$`),
+      `the transfer of call ${id} to succeed`, 0, limitMs);
+    if (!m[0].startsWith('The distant endpoint')) throw new Error(`call ${id} ended before its transfer succeeded: ${m[0]}\n${this.console()}`);
+  }
+
+  /**
+   * A call linphonec placed by itself, following a REFER (it holds the referring call first):
+   * the first call to a URI starting with `to` (e.g. `sip:1003@host`), its id and the URI it
+   * dialled, with `?Replaces=...` for an attended transfer.
+   */
+  async placed(to: string, limitMs = EVENT_LIMIT_MS): Promise<{ id: number; uri: string }> {
+    const escaped = to.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const [, uri, id] = await this.line(new RegExp(`^Establishing call id to <?(${escaped}[^>]*)>?, assigned id (\\d+)$`), `linphonec to call ${to}`, 0, limitMs);
+    return { id: Number(id), uri: uri! };
+  }
+
+  /**
+   * Its calls as `calls` lists them: id, the other party's URI, linphone's state
+   * (StreamsRunning, Paused, ...). A `help calls` after it fences the answer: its one line
+   * comes once the table has been printed in full.
+   */
+  async calls(): Promise<Array<{ id: number; uri: string; state: string }>> {
+    const from = this.lines.length;
+    this.send('calls');
+    this.send('help calls');
+    await this.line(/^Show all the current calls with their id and status\.$/, 'its answer to "calls"', from);
+    const upTo = this.lines.findIndex((l, i) => i >= from && l.startsWith('Show all the current calls'));
+    return this.lines.slice(from, upTo).map((l) => /^(\d+)\s+\| (\S+)\s+\| (\w+)/.exec(l)).filter((m) => m !== null)
+      .map((m) => ({ id: Number(m[1]), uri: m[2]!, state: m[3]! }));
   }
 
   /** Until call `id` has its media running; fails at once if it ends or errs first. */

@@ -186,11 +186,16 @@ export function mapReplacedDialog(ctx: GatewayContext, side: Side, replaces: str
   const [callId, ...params] = replaces.split(';');
   const toTag = params.find((p) => p.toLowerCase().startsWith('to-tag='))?.slice(7);
   const fromTag = params.find((p) => p.toLowerCase().startsWith('from-tag='))?.slice(9);
-  const local = [toTag, fromTag].map((tag) => (tag ? ctx.dialogs[side].get(callId, tag) : undefined)).find((d) => d);
+  // to-tag names the end the request is aimed at (RFC 3891 §3). Found by its to-tag, we are that
+  // end: the party is behind the call's other leg. Found by its from-tag, the party is at the far
+  // end of this very leg, and the other leg must be named from our end of it.
+  const byTo = toTag ? ctx.dialogs[side].get(callId, toTag) : undefined;
+  const local = byTo ?? (fromTag ? ctx.dialogs[side].get(callId, fromTag) : undefined);
   const call = local?.owner as B2bCall | undefined;
   const other = call?.legs[otherSide(side)];
   if (!other) return undefined;
-  return { replaces: `${other.state.callId};to-tag=${other.state.remoteTag};from-tag=${other.state.localTag}`, remoteUser: userOf(other.state.remoteUri) };
+  const [to, from] = byTo ? [other.state.remoteTag, other.state.localTag] : [other.state.localTag, other.state.remoteTag];
+  return { replaces: `${other.state.callId};to-tag=${to};from-tag=${from}`, remoteUser: userOf(other.state.remoteUri) };
 }
 
 function userOf(nameAddr: string): string | undefined {
