@@ -233,6 +233,13 @@ export class Linphonec {
     await this.line(new RegExp(`^Call ${id} with .* is now paused\\.$`), `call ${id} to be paused`, from, limitMs);
   }
 
+  /** Takes call `id` off hold (a re-INVITE, sendrecv again). */
+  async resume(id: number, limitMs = EVENT_LIMIT_MS): Promise<void> {
+    const from = this.lines.length;
+    this.send(`resume ${id}`);
+    await this.line(new RegExp(`^Resuming call ${id} with `), `call ${id} to be resumed`, from, limitMs);
+  }
+
   /** Blind transfer (REFER) of the other party of call `id` to `uri`. */
   transfer(id: number, uri: string): void {
     this.send(`transfer ${id} ${uri}`);

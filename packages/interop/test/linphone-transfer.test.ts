@@ -1,5 +1,5 @@
 /**
- * Call transfer through the lab with Debian's linphonec (linphone-cli 5.1) and psi-phone:
+ * Hold, and call transfer, through the lab with Debian's linphonec (linphone-cli 5.1) and psi-phone:
  * blind (RFC 3515 REFER, RFC 5589) each way, and attended (REFER with Replaces, RFC 3891) with
  * psi-phone and with linphonec as the transferor. Each ends with the new call's audio flowing
  * and every leg of the old call gone: at linphonec (`calls`), at each psi-phone, and at the
@@ -23,6 +23,11 @@ import { Linphonec, type TracedMessage } from '../src/index.js';
 
 /** One set leg of a call, as the gateway's `/api/calls` lists it. */
 interface CallView { user: string; peer: string; state: string; media: { fromSet: number; toSet: number } }
+
+/** What a set sent on its leg `user>peer`, counted by the gateway as it arrived (relayed or not). */
+async function sentBy(user: string, peer: string): Promise<number> {
+  return (await lab.admin<CallView[]>('/api/calls')).find((c) => c.user === user && c.peer === peer)?.media.fromSet ?? 0;
+}
 
 const TEST_LIMIT_MS = 60_000;
 /** A transfer is a REFER, a new call through gateway → pbx → gateway, and NOTIFYs back: slower than one event on a busy machine. */
@@ -147,6 +152,32 @@ describeIfTool('linphonec', 'linphone-cli', 'call transfer with linphonec (linph
     await lab?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
+
+  it('linphonec holds psi-phone Bob and resumes: Bob sends nothing while held (counted at the gateway), then sends again', async () => {
+    const bob = await psiPhone(BOB, 440);
+    const set = await linphonec();
+    const bobRings = nextIncoming(bob);
+    const id = await set.call(`sip:${BOB.user}@${lab.host}`);
+    await set.connected(id);
+    const call = await within(bobRings, EVENT_LIMIT_MS, 'Bob to ring');
+    await connected(call, 'Bob\'s call with linphonec');
+    await untilLab(() => sentBy(BOB.user, ALICE.user), (n) => n >= AUDIO_PACKETS, 'Bob\'s audio before the hold', 15_000);
+    await set.pause(id);
+    // A packet already on its way when Bob answered the hold may still land; none after that.
+    await new Promise((r) => setTimeout(r, 100));
+    const held = await sentBy(BOB.user, ALICE.user);
+    // A second on hold: 50 packets, were Bob still sending.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await sentBy(BOB.user, ALICE.user)).toBe(held);
+    await set.resume(id);
+    await untilLab(() => sentBy(BOB.user, ALICE.user), (n) => n >= held + AUDIO_PACKETS, 'Bob\'s audio after the hold', 15_000);
+    set.terminate(id);
+    await ended(call, 'Bob\'s call');
+    await set.stop();
+    // linphonec held with a=sendonly (or inactive); Bob's answers said he would not send.
+    const holds = traced(set, 'in', /^SIP\/2\.0 200 /).filter((m) => /a=(recvonly|inactive)/.test(m.text));
+    expect(holds.length).toBeGreaterThanOrEqual(1);
+  }, TEST_LIMIT_MS);
 
   it('linphonec blind-transfers psi-phone Bob to psi-phone Carol: Bob follows the REFER, linphonec hears the outcome and hangs up, Bob and Carol talk', async () => {
     const bob = await psiPhone(BOB, 440);
